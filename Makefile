@@ -1,0 +1,125 @@
+# streamrec - one Makefile for the whole tree.
+#
+#   make            build build/streamrec
+#   make demo       install what is missing, build, run the main job end to end
+#   make test       unit + end-to-end tests (Check)
+#   make test-asan  the unit tests under AddressSanitizer + UBSan
+#   make bench      performance table, writes bench/results.json
+#   make format / format-check / clean
+#
+# Sources are found by folder: every .c in a module folder goes into the
+# library; every tests/unit/*.c defining `Suite *NAME_suite(void)` joins the
+# one Check runner.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := rdkafka avro-c hiredis openblas inih jansson zlib libxxhash
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) -MMD -MP
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+MODULES := core ingest features learner kernels serve app
+LIB_SRC := $(filter-out app/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB     := $(BUILD)/libstreamrec.a
+BIN     := $(BUILD)/streamrec
+
+TEST_SRC := $(wildcard tests/unit/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(BUILD)/tests/unit_tests
+BENCH_BIN := $(BUILD)/bench/bench
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test test-unit test-e2e test-asan bench demo format format-check clean
+
+all: $(BIN)
+
+# Installs missing Debian packages once per build tree (scripts/deps.sh is idempotent).
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@scripts/deps.sh
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/app/main.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# The Check runner: one generated main that adds every suite.
+$(BUILD)/tests/runner.c: $(TEST_SRC) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '#include <check.h>'; echo '#include <stdlib.h>'; \
+	   suites=$$(sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void)$$/\1/p' $(TEST_SRC)); \
+	   for s in $$suites; do echo "Suite *$$s(void);"; done; \
+	   echo 'int main(void) {'; \
+	   echo '    SRunner *sr = srunner_create(NULL);'; \
+	   for s in $$suites; do echo "    srunner_add_suite(sr, $$s());"; done; \
+	   echo '    srunner_run_all(sr, CK_NORMAL);'; \
+	   echo '    int failed = srunner_ntests_failed(sr);'; \
+	   echo '    srunner_free(sr);'; \
+	   echo '    return failed ? EXIT_FAILURE : EXIT_SUCCESS;'; \
+	   echo '}'; } > $@
+
+$(TEST_BIN): $(BUILD)/tests/runner.o $(TEST_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(CHECK_LIBS)
+
+$(BENCH_BIN): $(BUILD)/bench/bench.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+test: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit: $(TEST_BIN) $(BIN)
+	SR_DATA=$(CURDIR)/../shared/data $(TEST_BIN)
+
+test-e2e: $(BIN)
+	@for t in tests/e2e/*.sh; do \
+	    echo "== $$t"; SR_BIN=$(CURDIR)/$(BIN) SR_DATA=$(CURDIR)/../shared/data sh $$t || exit 1; \
+	done
+
+# ASan + UBSan build of the library and the unit tests, in its own tree.
+test-asan: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    EXTRA_SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    build-asan/tests/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no \
+	    SR_DATA=$(CURDIR)/../shared/data build-asan/tests/unit_tests
+
+CFLAGS  += $(EXTRA_SAN)
+LDFLAGS += $(EXTRA_SAN)
+
+bench: $(DEPS_STAMP) $(BENCH_BIN) $(BIN)
+	@mkdir -p bench
+	SR_DATA=$(CURDIR)/../shared/data $(BENCH_BIN) --out bench/results.json
+
+demo: $(DEPS_STAMP) $(BIN)
+	@scripts/demo.sh $(BIN)
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

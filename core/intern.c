@@ -1,0 +1,199 @@
+/* core/intern.c - open-addressing intern table over an append-only arena.
+ *
+ * Slots hold id+1 (0 = empty) and the upper 32 bits of the id's hash, so a
+ * probe compares strings only on a tag match. Strings sit in 1 MiB blocks as
+ * [u8 len][bytes][NUL]; an id's string address is kept in a chunked array. */
+#include "core/intern.h"
+#include "core/chunked.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define ARENA_BLOCK (1u << 20)
+#define MAX_BLOCKS  65536
+
+struct slot {
+    uint32_t id1; /* id + 1; 0 = empty */
+    uint32_t tag; /* hash >> 32 */
+};
+
+struct sr_intern {
+    struct slot *slots; /* [mask + 1] */
+    size_t mask;
+    uint32_t count;
+    struct sr_chunked strs; /* [count] const char *: address of [len][bytes][NUL] */
+    char **blocks;          /* [MAX_BLOCKS] arena blocks */
+    size_t n_blocks;
+    size_t block_used; /* bytes used in the last block */
+};
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 1024;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+struct sr_intern *sr_intern_new(size_t cap_hint)
+{
+    struct sr_intern *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    in->mask = pow2_at_least(cap_hint + cap_hint / 3) - 1;
+    in->slots = calloc(in->mask + 1, sizeof *in->slots);
+    in->blocks = calloc(MAX_BLOCKS, sizeof *in->blocks);
+    if (!in->slots || !in->blocks || sr_chunked_init(&in->strs, sizeof(char *), 16) != 0) {
+        sr_intern_free(in);
+        return NULL;
+    }
+    return in;
+}
+
+void sr_intern_free(struct sr_intern *in)
+{
+    if (!in)
+        return;
+    if (in->blocks)
+        for (size_t i = 0; i < in->n_blocks; i++)
+            free(in->blocks[i]);
+    free(in->blocks);
+    sr_chunked_free(&in->strs);
+    free(in->slots);
+    free(in);
+}
+
+static inline const unsigned char *entry_of(const struct sr_intern *in, uint32_t id)
+{
+    return *(const unsigned char **)sr_chunked_at(&in->strs, id);
+}
+
+static size_t probe(const struct sr_intern *in, const char *s, size_t len, uint64_t h,
+                    uint32_t *found)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = (size_t)h & in->mask;
+    for (;;) {
+        const struct slot *sl = &in->slots[i];
+        if (sl->id1 == 0)
+            return i;
+        if (sl->tag == tag) {
+            const unsigned char *e = entry_of(in, sl->id1 - 1);
+            if (e[0] == len && memcmp(e + 1, s, len) == 0) {
+                *found = sl->id1 - 1;
+                return i;
+            }
+        }
+        i = (i + 1) & in->mask;
+    }
+}
+
+static int grow(struct sr_intern *in)
+{
+    size_t ncap = (in->mask + 1) * 2;
+    struct slot *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return SR_ENOMEM;
+    for (uint32_t id = 0; id < in->count; id++) {
+        const unsigned char *e = entry_of(in, id);
+        uint64_t h = XXH3_64bits(e + 1, e[0]);
+        size_t i = (size_t)h & (ncap - 1);
+        while (ns[i].id1)
+            i = (i + 1) & (ncap - 1);
+        ns[i].id1 = id + 1;
+        ns[i].tag = (uint32_t)(h >> 32);
+    }
+    free(in->slots);
+    in->slots = ns;
+    in->mask = ncap - 1;
+    return 0;
+}
+
+static unsigned char *arena_alloc(struct sr_intern *in, size_t n)
+{
+    if (in->n_blocks == 0 || in->block_used + n > ARENA_BLOCK) {
+        if (in->n_blocks >= MAX_BLOCKS)
+            return NULL;
+        char *b = malloc(ARENA_BLOCK);
+        if (!b)
+            return NULL;
+        in->blocks[in->n_blocks++] = b;
+        in->block_used = 0;
+    }
+    unsigned char *p = (unsigned char *)in->blocks[in->n_blocks - 1] + in->block_used;
+    in->block_used += n;
+    return p;
+}
+
+int sr_intern_add(struct sr_intern *in, const char *s, size_t len, uint32_t *id, bool *added)
+{
+    if (len == 0 || len > 255)
+        return SR_EINVAL;
+    uint64_t h = XXH3_64bits(s, len);
+    uint32_t found = UINT32_MAX;
+    size_t i = probe(in, s, len, h, &found);
+    if (found != UINT32_MAX) {
+        *id = found;
+        if (added)
+            *added = false;
+        return 0;
+    }
+    if (in->count == UINT32_MAX - 1)
+        return SR_EFULL;
+    if ((size_t)in->count + 1 > (in->mask + 1) / 4 * 3) {
+        int rc = grow(in);
+        if (rc)
+            return rc;
+        i = probe(in, s, len, h, &found);
+    }
+    int rc = sr_chunked_reserve(&in->strs, (size_t)in->count + 1);
+    if (rc)
+        return rc;
+    unsigned char *e = arena_alloc(in, len + 2);
+    if (!e)
+        return SR_ENOMEM;
+    e[0] = (unsigned char)len;
+    memcpy(e + 1, s, len);
+    e[len + 1] = '\0';
+    *(unsigned char **)sr_chunked_at(&in->strs, in->count) = e;
+    in->slots[i].id1 = in->count + 1;
+    in->slots[i].tag = (uint32_t)(h >> 32);
+    *id = in->count++;
+    if (added)
+        *added = true;
+    return 0;
+}
+
+int sr_intern_find(const struct sr_intern *in, const char *s, size_t len, uint32_t *id)
+{
+    if (len == 0 || len > 255)
+        return SR_ENOENT;
+    uint32_t found = UINT32_MAX;
+    probe(in, s, len, XXH3_64bits(s, len), &found);
+    if (found == UINT32_MAX)
+        return SR_ENOENT;
+    *id = found;
+    return 0;
+}
+
+const char *sr_intern_str(const struct sr_intern *in, uint32_t id, size_t *len)
+{
+    const unsigned char *e = entry_of(in, id);
+    if (len)
+        *len = e[0];
+    return (const char *)e + 1;
+}
+
+uint32_t sr_intern_count(const struct sr_intern *in)
+{
+    return in->count;
+}
+
+size_t sr_intern_bytes(const struct sr_intern *in)
+{
+    /* Count only what ids use: the arena's used bytes, not whole blocks. */
+    size_t arena = in->n_blocks ? (in->n_blocks - 1) * (size_t)ARENA_BLOCK + in->block_used : 0;
+    return (in->mask + 1) * sizeof(struct slot) + sr_chunked_bytes(&in->strs) + arena;
+}

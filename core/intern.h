@@ -1,0 +1,37 @@
+/* core/intern.h - string id interning: opaque ids -> dense u32.
+ *
+ * User and item ids arrive as byte strings; the model indexes dense arrays by
+ * u32. An intern table hands out 0, 1, 2, ... in order of first sight.
+ * Strings are stored once in an arena of large blocks (no malloc per id) and
+ * never move, so sr_intern_str() pointers stay valid for the table's life and
+ * may be read by another thread for ids that were published to it.
+ * Lookups and inserts: owner thread only. */
+#ifndef SR_INTERN_H
+#define SR_INTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sr_intern;
+
+/** Returns a new table sized for about cap_hint ids (0 for a default), or
+ * NULL when out of memory. Free with sr_intern_free(). */
+struct sr_intern *sr_intern_new(size_t cap_hint);
+/** NULL-safe. */
+void sr_intern_free(struct sr_intern *in);
+
+/** Returns the id of s[0..len), adding it when new (*added = true).
+ * len must be 1..255. Returns 0, SR_EINVAL (bad length), SR_ENOMEM or SR_EFULL. */
+int sr_intern_add(struct sr_intern *in, const char *s, size_t len, uint32_t *id, bool *added);
+/** Looks s up without adding; returns 0 or SR_ENOENT. */
+int sr_intern_find(const struct sr_intern *in, const char *s, size_t len, uint32_t *id);
+/** Borrowed NUL-terminated string of id (valid for the table's life); *len
+ * gets its length when len is not NULL. id must be below sr_intern_count(). */
+const char *sr_intern_str(const struct sr_intern *in, uint32_t id, size_t *len);
+/** Number of ids handed out. */
+uint32_t sr_intern_count(const struct sr_intern *in);
+/** Bytes held (hash table, arena, index), for memory reports. */
+size_t sr_intern_bytes(const struct sr_intern *in);
+
+#endif
