@@ -414,8 +414,8 @@ int sr_config_load_file(struct sr_config *cfg, const char *path, char *errbuf, s
     if (c.rc)
         return sr_seterr(errbuf, errlen, c.rc, "%s:%d: %s", path, line, c.msg);
     if (line != 0)
-        return sr_seterr(errbuf, errlen, SR_ECONFIG, "%s:%d: syntax error (expected [section] or key = value)",
-                         path, line);
+        return sr_seterr(errbuf, errlen, SR_ECONFIG,
+                         "%s:%d: syntax error (expected [section] or key = value)", path, line);
     return 0;
 }
 
@@ -425,9 +425,10 @@ int sr_config_validate(const struct sr_config *cfg, char *errbuf, size_t errlen)
     const char *p = cfg->features.pop_windows;
     int64_t want;
     if (sr_parse_duration_ms(cfg->eval.pop_window, &want) != 0)
-        return sr_seterr(errbuf, errlen, SR_ECONFIG,
-                         "eval.pop_window: invalid value '%s' (allowed: one of features.pop_windows: %s)",
-                         cfg->eval.pop_window, cfg->features.pop_windows);
+        return sr_seterr(
+            errbuf, errlen, SR_ECONFIG,
+            "eval.pop_window: invalid value '%s' (allowed: one of features.pop_windows: %s)",
+            cfg->eval.pop_window, cfg->features.pop_windows);
     bool found = false;
     int n = 0;
     while (*p) {
@@ -436,14 +437,16 @@ int sr_config_validate(const struct sr_config *cfg, char *errbuf, size_t errlen)
         int64_t ms;
         if (len == 0 || len >= sizeof item)
             return sr_seterr(errbuf, errlen, SR_ECONFIG,
-                             "features.pop_windows: invalid value '%s' (allowed: comma-separated durations such as 1h,24h)",
+                             "features.pop_windows: invalid value '%s' (allowed: comma-separated "
+                             "durations such as 1h,24h)",
                              cfg->features.pop_windows);
         memcpy(item, p, len);
         item[len] = '\0';
         if (sr_parse_duration_ms(item, &ms) != 0 || ms <= 0)
-            return sr_seterr(errbuf, errlen, SR_ECONFIG,
-                             "features.pop_windows: invalid window '%s' (allowed: durations such as 1h,24h)",
-                             item);
+            return sr_seterr(
+                errbuf, errlen, SR_ECONFIG,
+                "features.pop_windows: invalid window '%s' (allowed: durations such as 1h,24h)",
+                item);
         if (ms == want)
             found = true;
         n++;

@@ -33,22 +33,22 @@ enum sr_ts_unit { SR_TS_S = 0, SR_TS_MS, SR_TS_US };
 enum sr_loss { SR_LOSS_BPR = 0, SR_LOSS_LOGISTIC };
 
 struct sr_log_cfg {
-    int level;                   /* enum sr_log_level */
-    char debug[SR_CFG_STR_MAX];  /* comma-separated modules with debug lines */
+    int level;                  /* enum sr_log_level */
+    char debug[SR_CFG_STR_MAX]; /* comma-separated modules with debug lines */
 };
 
 struct sr_ingest_cfg {
-    int format;                     /* enum sr_ingest_format */
-    int preset;                     /* enum sr_preset */
-    char delimiter[8];              /* one character; "tab" and "\t" accepted */
-    int header;                     /* enum sr_header: first line is a header */
-    char columns[SR_CFG_STR_MAX];   /* "user=0,item=1,type=3,ts=4" */
-    int ts_unit;                    /* enum sr_header { SR_HEADER_AUTO = 0, SR_HEADER_TRUE, SR_HEADER_FALSE };
+    int format;                   /* enum sr_ingest_format */
+    int preset;                   /* enum sr_preset */
+    char delimiter[8];            /* one character; "tab" and "\t" accepted */
+    int header;                   /* enum sr_header: first line is a header */
+    char columns[SR_CFG_STR_MAX]; /* "user=0,item=1,type=3,ts=4" */
+    int ts_unit; /* enum sr_header { SR_HEADER_AUTO = 0, SR_HEADER_TRUE, SR_HEADER_FALSE };
 enum sr_ts_unit */
-    char type_map[SR_CFG_STR_MAX];  /* "pv=VIEW,buy=PURCHASE" */
-    int default_type;               /* enum sr_event_type, when no type column */
-    bool sort;                      /* stable sort by event time before replay */
-    int64_t max_bad_reported;       /* bad lines reported in full */
+    char type_map[SR_CFG_STR_MAX]; /* "pv=VIEW,buy=PURCHASE" */
+    int default_type;              /* enum sr_event_type, when no type column */
+    bool sort;                     /* stable sort by event time before replay */
+    int64_t max_bad_reported;      /* bad lines reported in full */
 };
 
 struct sr_movielens_cfg {
@@ -56,47 +56,47 @@ struct sr_movielens_cfg {
 };
 
 struct sr_features_cfg {
-    int64_t max_id_len;        /* user/item id bytes, 1..128 */
-    int64_t min_ts_ms;         /* events before this are invalid */
-    int64_t max_ts_ms;         /* events after this are invalid */
-    int64_t dedup_window_ms;   /* exact repeats within this window are dropped; 0 = off */
-    int64_t dedup_capacity;    /* event ids / repeat keys remembered */
-    int64_t bot_max_events;    /* more than this many events ... ; 0 = off */
-    int64_t bot_window_ms;     /* ... within this window marks a user as a bot */
-    int64_t allowed_lateness_ms; /* events older than watermark - this are late */
-    int64_t session_gap_ms;    /* inactivity that ends a session */
+    int64_t max_id_len;               /* user/item id bytes, 1..128 */
+    int64_t min_ts_ms;                /* events before this are invalid */
+    int64_t max_ts_ms;                /* events after this are invalid */
+    int64_t dedup_window_ms;          /* exact repeats within this window are dropped; 0 = off */
+    int64_t dedup_capacity;           /* event ids / repeat keys remembered */
+    int64_t bot_max_events;           /* more than this many events ... ; 0 = off */
+    int64_t bot_window_ms;            /* ... within this window marks a user as a bot */
+    int64_t allowed_lateness_ms;      /* events older than watermark - this are late */
+    int64_t session_gap_ms;           /* inactivity that ends a session */
     char pop_windows[SR_CFG_STR_MAX]; /* popularity windows, "1h,24h" */
-    int64_t covis_window_ms;   /* items this close in time (same user) are co-visited */
-    int64_t covis_recent;      /* a user's recent items paired with each new one */
-    int64_t covis_topn;        /* neighbours kept per item */
-    int64_t covis_half_life_ms; /* decay of co-visitation scores */
-    double weight[5];          /* per enum sr_event_type; 0 = not a positive */
+    int64_t covis_window_ms;          /* items this close in time (same user) are co-visited */
+    int64_t covis_recent;             /* a user's recent items paired with each new one */
+    int64_t covis_topn;               /* neighbours kept per item */
+    int64_t covis_half_life_ms;       /* decay of co-visitation scores */
+    double weight[5];                 /* per enum sr_event_type; 0 = not a positive */
 };
 
 struct sr_learner_cfg {
-    int64_t k;           /* latent factors */
-    int loss;            /* enum sr_loss */
-    int64_t negatives;   /* sampled negatives per positive */
-    double lr;           /* base step size */
-    double reg;          /* L2 */
-    double init_std;     /* initial factor scale */
-    double neg_pop_mix;  /* share of negatives drawn by popularity (rest uniform) */
-    bool adagrad;        /* per-row AdaGrad step sizes */
-    int64_t seed;        /* RNG seed */
+    int64_t k;          /* latent factors */
+    int loss;           /* enum sr_loss */
+    int64_t negatives;  /* sampled negatives per positive */
+    double lr;          /* base step size */
+    double reg;         /* L2 */
+    double init_std;    /* initial factor scale */
+    double neg_pop_mix; /* share of negatives drawn by popularity (rest uniform) */
+    bool adagrad;       /* per-row AdaGrad step sizes */
+    int64_t seed;       /* RNG seed */
 };
 
 struct sr_eval_cfg {
-    bool enabled;             /* prequential evaluation in replay */
-    double warmup;            /* leading fraction learned but not scored */
-    double sample;            /* fraction of positive events scored */
-    char pop_window[16];      /* which features.pop_windows entry `popularity` uses */
-    int64_t covis_recent;     /* user's recent items the covis baseline expands */
+    bool enabled;         /* prequential evaluation in replay */
+    double warmup;        /* leading fraction learned but not scored */
+    double sample;        /* fraction of positive events scored */
+    char pop_window[16];  /* which features.pop_windows entry `popularity` uses */
+    int64_t covis_recent; /* user's recent items the covis baseline expands */
 };
 
 struct sr_serve_cfg {
-    int64_t top_k;              /* list length written/served */
-    bool exclude_purchased;     /* never recommend what the user bought */
-    bool exclude_seen;          /* leave out items the user interacted with */
+    int64_t top_k;               /* list length written/served */
+    bool exclude_purchased;      /* never recommend what the user bought */
+    bool exclude_seen;           /* leave out items the user interacted with */
     int64_t fallback_min_events; /* users with fewer positives get popularity */
 };
 

@@ -10,17 +10,17 @@
 
 enum sr_err {
     SR_OK = 0,
-    SR_ENOMEM = -1,       /* allocation failed */
-    SR_EINVAL = -2,       /* invalid argument or value */
-    SR_EIO = -3,          /* read or write failed */
-    SR_EPARSE = -4,       /* input could not be parsed */
-    SR_ENOENT = -5,       /* no such file, key or id */
-    SR_EEOF = -6,         /* end of input: nothing more to pull */
-    SR_EAGAIN = -7,       /* need more input before anything can be pulled */
-    SR_ERANGE = -8,       /* value outside its allowed range */
-    SR_ECONFIG = -9,      /* bad configuration */
+    SR_ENOMEM = -1,        /* allocation failed */
+    SR_EINVAL = -2,        /* invalid argument or value */
+    SR_EIO = -3,           /* read or write failed */
+    SR_EPARSE = -4,        /* input could not be parsed */
+    SR_ENOENT = -5,        /* no such file, key or id */
+    SR_EEOF = -6,          /* end of input: nothing more to pull */
+    SR_EAGAIN = -7,        /* need more input before anything can be pulled */
+    SR_ERANGE = -8,        /* value outside its allowed range */
+    SR_ECONFIG = -9,       /* bad configuration */
     SR_EUNSUPPORTED = -10, /* valid but not supported here */
-    SR_EFULL = -11,       /* a fixed capacity is exhausted */
+    SR_EFULL = -11,        /* a fixed capacity is exhausted */
 };
 
 /** Returns a static, human-readable name for an sr_err code. */
