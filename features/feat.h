@@ -1,0 +1,109 @@
+/* features/feat.h - the feature stage: from raw events to clean, interned
+ * events, plus the stream statistics the baselines and the ranker read.
+ *
+ * Two steps per event, so that evaluation can look before learning:
+ *
+ *     struct sr_event ev;
+ *     int r = feat_admit(f, &raw, &ev);   // validate, de-dup, bot filter,
+ *     if (r == FEAT_OK) {                 // lateness, intern ids, session
+ *         ... score the event (prequential) ...
+ *         feat_learn(f, &ev);             // popularity, co-visitation,
+ *     }                                   // recent items
+ *
+ * Learner thread only; nothing here is thread-safe. Arrays returned by
+ * accessors are borrowed and valid until the next feat_admit()/feat_learn(). */
+#ifndef SR_FEAT_H
+#define SR_FEAT_H
+
+#include "core/config.h"
+#include "core/event.h"
+#include "core/intern.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Why an event was not admitted (0 = admitted). */
+enum feat_skip {
+    FEAT_OK = 0,
+    FEAT_SKIP_BAD_USER,  /* user id empty or longer than features.max_id_len */
+    FEAT_SKIP_BAD_ITEM,  /* item id empty or too long */
+    FEAT_SKIP_BAD_TIME,  /* outside [min_ts_ms, max_ts_ms] */
+    FEAT_SKIP_BAD_TYPE,  /* not a known enum sr_event_type */
+    FEAT_SKIP_DUPLICATE, /* same event_id, or exact repeat, within dedup_window */
+    FEAT_SKIP_BOT,       /* user exceeded bot_max_events within bot_window */
+    FEAT_SKIP_LATE,      /* older than watermark - allowed_lateness */
+    FEAT_SKIP_COUNT
+};
+
+struct feat;
+
+/** Counters since feat_new(). */
+struct feat_stats {
+    uint64_t admitted;
+    uint64_t skipped[FEAT_SKIP_COUNT]; /* by reason; [FEAT_OK] unused */
+    uint64_t out_of_order;             /* admitted although older than the watermark */
+    uint64_t bots;                     /* users flagged as bots */
+    uint64_t sessions;                 /* sessions started */
+    int64_t watermark_ms;              /* latest event time admitted */
+};
+
+/** Returns a new feature stage, or NULL with errbuf filled. cfg is copied. */
+struct feat *feat_new(const struct sr_features_cfg *cfg, char *errbuf, size_t errlen);
+/** NULL-safe. */
+void feat_free(struct feat *f);
+
+/** Validates raw, filters it and interns its ids. Returns FEAT_OK and fills
+ * *ev (weight from features.weight.*; 0 = not a positive), a positive
+ * enum feat_skip when the event is dropped (counted), or a negative sr_err
+ * (SR_ENOMEM, SR_EFULL) when it cannot continue. Updates only the filters'
+ * own memory (de-dup, bot rate, watermark, sessions): statistics that
+ * evaluation reads are unchanged until feat_learn(). */
+int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *ev);
+/** Folds an admitted event into popularity (all windows and all-time),
+ * co-visitation, the item's first-positive order and the user's recent
+ * items. Events with weight 0 only mark items seen (not popularity, not
+ * co-visitation). Returns 0 or SR_ENOMEM. */
+int feat_learn(struct feat *f, const struct sr_event *ev);
+
+/** Stable name of a skip reason, used as a report and metrics key:
+ * "bad_user", "bad_item", "bad_time", "bad_type", "duplicate", "bot", "late". */
+const char *feat_skip_name(enum feat_skip r);
+void feat_stats(const struct feat *f, struct feat_stats *out);
+
+/** Borrowed interners (valid for the stage's life). */
+const struct sr_intern *feat_users(const struct feat *f);
+const struct sr_intern *feat_items(const struct feat *f);
+uint32_t feat_n_users(const struct feat *f);
+uint32_t feat_n_items(const struct feat *f);
+
+/** Popularity windows, in features.pop_windows order. */
+size_t feat_pop_n_windows(const struct feat *f);
+int64_t feat_pop_window_ms(const struct feat *f, size_t w);
+/** Index of the window of that length, or -1. */
+int feat_pop_find(const struct feat *f, int64_t window_ms);
+/** Decayed popularity of every item in window w, [feat_n_items()]: a
+ * weighted count with half-life = window, all scaled by one common factor,
+ * so the values rank items correctly at the latest event time but are not
+ * absolute counts. */
+const float *feat_pop_scores(const struct feat *f, size_t w);
+/** All-time unweighted count of positive events per item, [feat_n_items()]. */
+const uint32_t *feat_pop_all(const struct feat *f);
+/** Order of each item's first positive event (0, 1, 2, ...), UINT32_MAX for
+ * items without one yet, [feat_n_items()]. Ties in rankings are broken by it
+ * (earlier first) and items without one are not in the catalogue. */
+const uint32_t *feat_item_first_pos(const struct feat *f);
+
+/** Co-visitation neighbours of item, best first: fills up to max of items[]
+ * and scores[] (decayed pair weights, comparable across items); returns the
+ * count. */
+size_t feat_covis(const struct feat *f, uint32_t item, uint32_t *items, float *scores, size_t max);
+/** A user's most recent distinct positive items, most recent first; fills up
+ * to max, returns the count (at most features.covis_recent are kept). */
+size_t feat_user_recent(const struct feat *f, uint32_t user, uint32_t *items, size_t max);
+/** Positive events applied for this user so far. */
+uint32_t feat_user_positives(const struct feat *f, uint32_t user);
+
+/** Bytes held by per-user and per-item feature state (memory reports). */
+size_t feat_bytes(const struct feat *f);
+
+#endif

@@ -1,0 +1,60 @@
+/* learner/mf.h - online implicit matrix factorization.
+ *
+ * Every positive event (weight > 0) is one SGD step: the user's vector and
+ * the item's vector move towards each other and away from sampled negative
+ * items (BPR or logistic loss, L2, AdaGrad-style per-row step sizes).
+ * Negatives are drawn partly by recent popularity (a ring of recent positive
+ * items) and partly uniformly over known items, with the model's own RNG.
+ * New users and items get deterministic initial vectors from (seed, id), so
+ * the same events, config and seed give a bit-identical model.
+ *
+ * Settings (struct sr_learner_cfg, copied), learned state (factor rows,
+ * AdaGrad accumulators, RNG, negative ring) and scratch are kept apart; rows
+ * live in chunked arrays (core/chunked.h) so they never move and the update
+ * path never allocates. Learner thread only, except where noted. */
+#ifndef SR_MF_H
+#define SR_MF_H
+
+#include "core/config.h"
+#include "core/event.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mf;
+
+/** Returns a new model, or NULL with errbuf filled. */
+struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen);
+/** NULL-safe. */
+void mf_free(struct mf *m);
+
+/** Makes sure rows exist for users [0, n_users) and items [0, n_items),
+ * initialising new ones. Returns 0, SR_ENOMEM or SR_EFULL. */
+int mf_reserve(struct mf *m, uint32_t n_users, uint32_t n_items);
+/** One learning step for a positive event (ev->weight > 0 scales the step;
+ * weight 0 is a no-op). Rows must exist (mf_reserve). Returns 0. */
+int mf_update(struct mf *m, const struct sr_event *ev);
+/** The same as calling mf_update() on each of evs[0..n) in order, with
+ * memory prefetching across events; gives bit-identical results. */
+int mf_update_batch(struct mf *m, const struct sr_event *evs, size_t n);
+
+/** scores[i] = user . item_i for items [0, n_items) (one gemv per chunk). */
+void mf_score_all(const struct mf *m, uint32_t user, float *scores, uint32_t n_items);
+/** Score of one (user, item) pair. */
+float mf_score(const struct mf *m, uint32_t user, uint32_t item);
+/** Borrowed row pointers ([k] floats), valid for the model's life. */
+const float *mf_user_vec(const struct mf *m, uint32_t user);
+const float *mf_item_vec(const struct mf *m, uint32_t item);
+
+uint32_t mf_k(const struct mf *m);
+uint32_t mf_n_users(const struct mf *m);
+uint32_t mf_n_items(const struct mf *m);
+/** Positive events learned. */
+uint64_t mf_updates(const struct mf *m);
+/** Model bytes per user row and per item row (factors + optimizer state). */
+size_t mf_bytes_per_user(const struct mf *m);
+size_t mf_bytes_per_item(const struct mf *m);
+/** Bytes held by all rows (allocated chunks) and the negative ring. */
+size_t mf_bytes(const struct mf *m);
+
+#endif
