@@ -41,7 +41,7 @@ struct src_stats {
     uint64_t events;  /* events handed out */
     uint64_t bad;     /* records skipped */
     uint64_t bad_by_reason[SRC_BAD_COUNT];
-    uint64_t bytes;   /* uncompressed bytes read */
+    uint64_t bytes; /* uncompressed bytes read */
 };
 
 struct src;
