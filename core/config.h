@@ -38,13 +38,12 @@ struct sr_log_cfg {
 };
 
 struct sr_ingest_cfg {
-    int format;                   /* enum sr_ingest_format */
-    int preset;                   /* enum sr_preset */
-    char delimiter[8];            /* one character; "tab" and "\t" accepted */
-    int header;                   /* enum sr_header: first line is a header */
-    char columns[SR_CFG_STR_MAX]; /* "user=0,item=1,type=3,ts=4" */
-    int ts_unit; /* enum sr_header { SR_HEADER_AUTO = 0, SR_HEADER_TRUE, SR_HEADER_FALSE };
-enum sr_ts_unit */
+    int format;                    /* enum sr_ingest_format */
+    int preset;                    /* enum sr_preset */
+    char delimiter[8];             /* one character; "tab" and "\t" accepted */
+    int header;                    /* enum sr_header: first line is a header */
+    char columns[SR_CFG_STR_MAX];  /* "user=0,item=1,type=3,ts=4" */
+    int ts_unit;                   /* enum sr_ts_unit */
     char type_map[SR_CFG_STR_MAX]; /* "pv=VIEW,buy=PURCHASE" */
     int default_type;              /* enum sr_event_type, when no type column */
     bool sort;                     /* stable sort by event time before replay */
