@@ -483,7 +483,7 @@ START_TEST(test_covis_bruteforce)
             int u = (int)(rng_next(&rs) % NU);
             int it = (int)(rng_next(&rs) % NI);
             int type = (int)(rng_next(&rs) % SR_EVENT_TYPE_COUNT);
-            char us[8], is[8];
+            char us[16], is[16];
             snprintf(us, sizeof us, "u%d", u);
             snprintf(is, sizeof is, "i%d", it);
             struct sr_event ev;
@@ -565,7 +565,7 @@ START_TEST(test_covis_bruteforce)
         }
         /* Recent items, most recent first. */
         for (int u = 0; u < NU; u++) {
-            char us[8];
+            char us[16];
             snprintf(us, sizeof us, "u%d", u);
             uint32_t uid;
             if (sr_intern_find(feat_users(f), us, strlen(us), &uid) != 0)
@@ -741,7 +741,7 @@ static struct feat *warm_stage(void)
     struct feat *f = make(&cfg);
     uint64_t rs = 42;
     for (int e = 0; e < 200; e++) {
-        char u[8], it[8];
+        char u[16], it[16];
         snprintf(u, sizeof u, "u%d", (int)(rng_next(&rs) % 6));
         snprintf(it, sizeof it, "i%d", (int)(rng_next(&rs) % 30));
         int type = 1 + (int)(rng_next(&rs) % 4); /* positives only */
@@ -758,7 +758,7 @@ START_TEST(test_weight0_changes_nothing)
     ck_assert_uint_gt(a->all[0] + a->all[1] + a->all[2], 0);
     /* Views (weight 0) by known and new users, on known and new items,
      * admitted and learned, later in time. */
-    char u[8], it[8];
+    char u[16], it[16];
     for (int e = 0; e < 50; e++) {
         snprintf(u, sizeof u, "u%d", e % 7);
         snprintf(it, sizeof it, "i%d", e % 35);
@@ -786,7 +786,7 @@ START_TEST(test_admit_alone_changes_no_statistics)
     snap(f, a);
     struct feat_stats st0, st1;
     feat_stats(f, &st0);
-    char u[8], it[8];
+    char u[16], it[16];
     for (int e = 0; e < 100; e++) {
         snprintf(u, sizeof u, "u%d", e % 7);
         snprintf(it, sizeof it, "i%d", e % 40);
@@ -812,8 +812,8 @@ START_TEST(test_scale)
     const bool timing = bench && *bench && strcmp(bench, "0") != 0;
     const size_t n_events = timing ? 1000000 : 100000;
     enum { NU = 100000, NI = 20000 };
-    char(*uname)[12] = malloc(NU * sizeof *uname);
-    char(*iname)[12] = malloc(NI * sizeof *iname);
+    char(*uname)[16] = malloc(NU * sizeof *uname);
+    char(*iname)[16] = malloc(NI * sizeof *iname);
     double *cdf = malloc(NI * sizeof *cdf);
     struct sr_raw_event *raw = malloc(n_events * sizeof *raw);
     ck_assert(uname && iname && cdf && raw);
