@@ -99,6 +99,34 @@ static int list_reserve(struct feat_covis *c, struct feat_nbrs *l, size_t want)
     return 0;
 }
 
+/* Index of x in a[0, n), or n. Four compares per branch: the hot loop of
+ * co-visitation (lists of popular items are full). */
+static inline size_t find_u32(const uint32_t *a, size_t n, uint32_t x)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        if ((a[i] == x) | (a[i + 1] == x) | (a[i + 2] == x) | (a[i + 3] == x))
+            break;
+    for (; i < n; i++)
+        if (a[i] == x)
+            return i;
+    return n;
+}
+
+/* Index of the smallest of s[0, n), n >= 1 (the first one on ties), without
+ * a data-dependent branch (the comparisons are unpredictable). */
+static inline size_t argmin_f(const float *s, size_t n)
+{
+    size_t m = 0;
+    float mv = s[0];
+    for (size_t i = 1; i < n; i++) {
+        bool lt = s[i] < mv;
+        mv = lt ? s[i] : mv;
+        m = lt ? i : m;
+    }
+    return m;
+}
+
 /* Adds add to x's score in l; room was reserved, so a full list is at its
  * limit and the space-saving rule applies. */
 static void list_bump(struct feat_nbrs *l, uint32_t x, float add)
@@ -106,21 +134,18 @@ static void list_bump(struct feat_nbrs *l, uint32_t x, float add)
     uint32_t *items = l->items;
     float *sc = scores_of(l);
     size_t n = l->n;
-    for (size_t i = 0; i < n; i++)
-        if (items[i] == x) {
-            sc[i] += add;
-            return;
-        }
+    size_t i = find_u32(items, n, x);
+    if (i < n) {
+        sc[i] += add;
+        return;
+    }
     if (n < l->cap) {
         items[n] = x;
         sc[n] = add;
         l->n++;
         return;
     }
-    size_t m = 0;
-    for (size_t i = 1; i < n; i++)
-        if (sc[i] < sc[m])
-            m = i;
+    size_t m = argmin_f(sc, n);
     items[m] = x;
     sc[m] += add;
 }

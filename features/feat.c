@@ -112,7 +112,8 @@ struct feat *feat_new(const struct sr_features_cfg *cfg, char *errbuf, size_t er
     f->items = sr_intern_new(0);
     if (!f->users || !f->items)
         goto err_nomem;
-    if (feat_dedup_init(&f->dedup, cfg->dedup_window_ms, cfg->dedup_capacity))
+    if (feat_dedup_init(&f->dedup, cfg->dedup_window_ms, cfg->allowed_lateness_ms,
+                        cfg->dedup_capacity))
         goto err_nomem;
     if (feat_pop_init(&f->pop, &f->set) || feat_covis_init(&f->covis, &f->set))
         goto err_nomem;
@@ -168,6 +169,17 @@ static int skip(struct feat *f, enum feat_skip r)
     return (int)r;
 }
 
+/* Starts loading the item state feat_learn will touch, so its cache misses
+ * overlap with each other and with the caller's work in between. */
+static void prefetch_learn(const struct feat *f, uint32_t item)
+{
+    for (size_t w = 0; w < f->pop.n_windows; w++)
+        __builtin_prefetch(&f->pop.score[w][item], 1);
+    __builtin_prefetch(&f->pop.all[item], 1);
+    __builtin_prefetch(&f->pop.first_pos[item], 1);
+    __builtin_prefetch(&f->covis.nbrs[item], 1);
+}
+
 int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *ev)
 {
     enum feat_skip r = feat_validate(&f->set, raw);
@@ -176,22 +188,35 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     int64_t ts = raw->ts_ms;
     if (f->has_watermark && ts < f->st.watermark_ms - f->set.cfg.allowed_lateness_ms)
         return skip(f, FEAT_SKIP_LATE);
+
+    /* The de-dup bucket, the user's id and the user's state are independent
+     * cache misses on a large stream: start the bucket load, look the user
+     * up (without adding: a duplicate must not intern anything), start the
+     * state load, and only then read the bucket. */
     uint64_t key = 0;
     if (f->dedup.window_ms > 0) {
         key = feat_dedup_key(raw);
-        if (feat_dedup_seen(&f->dedup, key, ts))
-            return skip(f, FEAT_SKIP_DUPLICATE);
+        feat_dedup_prefetch(&f->dedup, key);
     }
+    uint32_t user, item;
+    bool known = sr_intern_find(f->users, raw->user_id.p, raw->user_id.len, &user) == 0;
+    if (known)
+        __builtin_prefetch(&f->user[user], 1);
+    if (f->dedup.window_ms > 0 && feat_dedup_seen(&f->dedup, key, ts))
+        return skip(f, FEAT_SKIP_DUPLICATE);
 
     /* The user must exist to carry its bot state; reserve before interning
      * so a failure never leaves an id without state. */
-    uint32_t user, item;
-    int rc = users_reserve(f, (size_t)sr_intern_count(f->users) + 1);
-    if (rc == 0)
-        rc = sr_intern_add(f->users, raw->user_id.p, raw->user_id.len, &user, NULL);
-    if (rc)
-        return rc;
+    if (!known) {
+        int rc = users_reserve(f, (size_t)sr_intern_count(f->users) + 1);
+        if (rc == 0)
+            rc = sr_intern_add(f->users, raw->user_id.p, raw->user_id.len, &user, NULL);
+        if (rc)
+            return rc;
+    }
     struct feat_user *u = &f->user[user];
+    if (u->recent1) /* feat_learn's one cold line per user: start it early */
+        __builtin_prefetch(sr_chunked_at(&f->covis.recent, u->recent1 - 1), 1);
     if (u->flags & FEAT_USER_BOT)
         return skip(f, FEAT_SKIP_BOT);
     int64_t bot_start;
@@ -201,25 +226,28 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
         return skip(f, FEAT_SKIP_BOT);
     }
 
-    rc = items_reserve(f, (size_t)sr_intern_count(f->items) + 1);
+    int rc = items_reserve(f, (size_t)sr_intern_count(f->items) + 1);
+    if (rc == 0)
+        rc = feat_dedup_reserve(&f->dedup);
     if (rc == 0)
         rc = sr_intern_add(f->items, raw->item_id.p, raw->item_id.len, &item, NULL);
     if (rc)
         return rc;
+    prefetch_learn(f, item);
 
     /* Admitted: commit the filters' memory. */
-    if (f->dedup.window_ms > 0)
-        feat_dedup_remember(&f->dedup, key, ts);
-    u->bot_start = bot_start;
-    u->bot_count = bot_count;
-    if (feat_session_assign(&f->set, u, ts))
-        f->st.sessions++;
     if (!f->has_watermark || ts > f->st.watermark_ms) {
         f->st.watermark_ms = ts;
         f->has_watermark = true;
     } else if (ts < f->st.watermark_ms) {
         f->st.out_of_order++;
     }
+    if (f->dedup.window_ms > 0)
+        feat_dedup_remember(&f->dedup, key, ts, f->st.watermark_ms);
+    u->bot_start = bot_start;
+    u->bot_count = bot_count;
+    if (feat_session_assign(&f->set, u, ts))
+        f->st.sessions++;
     f->st.admitted++;
 
     ev->ts_ms = ts;

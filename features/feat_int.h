@@ -67,31 +67,44 @@ enum feat_skip feat_validate(const struct feat_settings *s, const struct sr_raw_
 
 /* ---- de-duplication ---------------------------------------------------- */
 
-/** One remembered event key (64-bit xxhash; 0 = empty) and its event time. */
+/** One remembered event key (64-bit xxhash) and its event time. */
 struct feat_dedup_ent {
     uint64_t key;
     int64_t ts;
 };
 
-/** A 4-way set-associative cache of event keys: a key hashes to one bucket
- * (one 64-byte cache line) and replaces the bucket's oldest entry when the
- * bucket is full. Holds dedup_capacity keys (rounded up to a power of two);
- * memory is fixed at feat_new. */
-struct feat_dedup {
-    int64_t window_ms;           /* 0 = off */
-    size_t n_buckets;            /* power of two */
-    struct feat_dedup_ent *ents; /* [n_buckets][FEAT_DEDUP_WAYS], 64-byte aligned */
+/** Index slot: ring position + 1 (0 = empty) and the key's upper half. */
+struct feat_dedup_slot {
+    uint32_t pos1;
+    uint32_t tag;
 };
-#define FEAT_DEDUP_WAYS 4
 
-int feat_dedup_init(struct feat_dedup *d, int64_t window_ms, int64_t capacity);
+/** Recent event keys: a FIFO ring of at most dedup_capacity entries with an
+ * open-addressing index; keys expire once no admissible event can repeat
+ * them (see dedup.c). */
+struct feat_dedup {
+    int64_t window_ms;             /* 0 = off */
+    int64_t keep_ms;               /* window + allowed lateness */
+    struct feat_dedup_ent *ring;   /* [size], admission order from head */
+    size_t size, cap;              /* ring entries allocated, dedup_capacity */
+    size_t head, count;            /* front, live entries */
+    struct feat_dedup_slot *index; /* [mask + 1] */
+    size_t mask;
+};
+
+int feat_dedup_init(struct feat_dedup *d, int64_t window_ms, int64_t lateness_ms, int64_t capacity);
 void feat_dedup_free(struct feat_dedup *d);
 /** Key of a raw event: its event_id, or (user, item, type, ts) without one. */
 uint64_t feat_dedup_key(const struct sr_raw_event *raw);
-/** True when key was remembered at an event time within window_ms of ts. */
+/** Starts loading key's index slot into the cache (no effect otherwise). */
+void feat_dedup_prefetch(const struct feat_dedup *d, uint64_t key);
+/** True when key is remembered at an event time within window_ms of ts. */
 bool feat_dedup_seen(const struct feat_dedup *d, uint64_t key, int64_t ts);
-/** Remembers key at ts (replaces an older entry of the same key). */
-void feat_dedup_remember(struct feat_dedup *d, uint64_t key, int64_t ts);
+/** Makes sure feat_dedup_remember() cannot fail; 0 or SR_ENOMEM. */
+int feat_dedup_reserve(struct feat_dedup *d);
+/** Remembers key at ts (keeps the latest time of a key already there) and
+ * forgets keys expired at the new watermark. Call feat_dedup_reserve first. */
+void feat_dedup_remember(struct feat_dedup *d, uint64_t key, int64_t ts, int64_t watermark);
 size_t feat_dedup_bytes(const struct feat_dedup *d);
 
 /* ---- per-user state ---------------------------------------------------- */
