@@ -12,8 +12,9 @@
  * is never missing, but a newcomer's score may be overestimated by at most
  * that minimum, so full lists are approximate. Lists start small and double
  * up to their limit (a few reallocations per item over its life, never one
- * per event). Recent items live in a pool of fixed-size blocks handed out on
- * a user's first positive event. */
+ * per event). Recent items live in a chunked pool of fixed-size blocks, one
+ * per user at the user's dense id, so feat_admit can start loading a user's
+ * block as soon as it knows the id. */
 #include "core/err.h"
 #include "features/feat_int.h"
 
@@ -28,9 +29,19 @@ static inline float *scores_of(const struct feat_nbrs *l)
     return (float *)(l->items + l->cap);
 }
 
-static inline struct feat_recent *block_of(const struct feat_covis *c, const struct feat_user *u)
+static inline struct feat_recent *block_of(const struct feat_covis *c, uint32_t user)
 {
-    return sr_chunked_at(&c->recent, u->recent1 - 1);
+    return sr_chunked_at(&c->recent, user);
+}
+
+int feat_covis_reserve_users(struct feat_covis *c, size_t n_users)
+{
+    return sr_chunked_reserve(&c->recent, n_users);
+}
+
+void feat_covis_prefetch_user(const struct feat_covis *c, uint32_t user)
+{
+    __builtin_prefetch(block_of(c, user), 1);
 }
 
 int feat_covis_init(struct feat_covis *c, const struct feat_settings *s)
@@ -164,14 +175,7 @@ int feat_covis_add(struct feat_covis *c, const struct feat_settings *s, struct f
                    const struct sr_event *ev)
 {
     /* Phase 1: reserve everything, so a failure changes nothing. */
-    if (u->recent1 == 0) {
-        int rc = sr_chunked_reserve(&c->recent, c->n_blocks + 1);
-        if (rc)
-            return rc;
-        u->recent1 = (uint32_t)++c->n_blocks;
-        u->n_recent = 0;
-    }
-    struct feat_recent *rec = block_of(c, u);
+    struct feat_recent *rec = block_of(c, ev->user);
     uint8_t pair[64]; /* indices into rec of the items paired with ev->item */
     size_t n_pair = 0;
     for (size_t i = 0; i < u->n_recent; i++) {
@@ -255,12 +259,10 @@ size_t feat_covis_query(const struct feat_covis *c, uint32_t item, uint32_t *ite
     return out;
 }
 
-size_t feat_covis_recent(const struct feat_covis *c, const struct feat_user *u, uint32_t *items,
-                         size_t max)
+size_t feat_covis_recent(const struct feat_covis *c, const struct feat_user *u, uint32_t user,
+                         uint32_t *items, size_t max)
 {
-    if (u->recent1 == 0)
-        return 0;
-    const struct feat_recent *rec = block_of(c, u);
+    const struct feat_recent *rec = block_of(c, user);
     size_t n = u->n_recent < max ? u->n_recent : max;
     for (size_t i = 0; i < n; i++)
         items[i] = rec[i].item;

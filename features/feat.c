@@ -147,6 +147,9 @@ static int users_reserve(struct feat *f, size_t n)
     size_t cap = f->user_cap ? f->user_cap * 2 : 1024;
     while (cap < n)
         cap *= 2;
+    int rc = feat_covis_reserve_users(&f->covis, cap);
+    if (rc)
+        return rc;
     struct feat_user *u = realloc(f->user, cap * sizeof *u);
     if (!u)
         return SR_ENOMEM;
@@ -200,8 +203,10 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     }
     uint32_t user, item;
     bool known = sr_intern_find(f->users, raw->user_id.p, raw->user_id.len, &user) == 0;
-    if (known)
+    if (known) { /* the user's two cold lines, loaded in parallel */
         __builtin_prefetch(&f->user[user], 1);
+        feat_covis_prefetch_user(&f->covis, user);
+    }
     if (f->dedup.window_ms > 0 && feat_dedup_seen(&f->dedup, key, ts))
         return skip(f, FEAT_SKIP_DUPLICATE);
 
@@ -215,8 +220,6 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
             return rc;
     }
     struct feat_user *u = &f->user[user];
-    if (u->recent1) /* feat_learn's one cold line per user: start it early */
-        __builtin_prefetch(sr_chunked_at(&f->covis.recent, u->recent1 - 1), 1);
     if (u->flags & FEAT_USER_BOT)
         return skip(f, FEAT_SKIP_BOT);
     int64_t bot_start;
@@ -360,7 +363,7 @@ size_t feat_user_recent(const struct feat *f, uint32_t user, uint32_t *items, si
 {
     if (user >= sr_intern_count(f->users))
         return 0;
-    return feat_covis_recent(&f->covis, &f->user[user], items, max);
+    return feat_covis_recent(&f->covis, &f->user[user], user, items, max);
 }
 
 uint32_t feat_user_positives(const struct feat *f, uint32_t user)

@@ -112,15 +112,14 @@ size_t feat_dedup_bytes(const struct feat_dedup *d);
 #define FEAT_USER_SEEN 1u /* has an admitted event (session state valid) */
 #define FEAT_USER_BOT  2u /* flagged: every later event is dropped */
 
-/** Everything kept per user (40 bytes); recent items live in a pool and only
- * users with a positive event have a block there. */
+/** Everything kept per user (32 bytes); the user's recent items live in a
+ * pool indexed by the same dense user id (struct feat_covis). */
 struct feat_user {
     int64_t last_ts;    /* latest admitted event time (sessions) */
     int64_t bot_start;  /* start of the current bot-rate window */
     uint32_t bot_count; /* events counted in it */
     uint32_t session;   /* current session ordinal, 0-based */
     uint32_t positives; /* positives applied by feat_learn */
-    uint32_t recent1;   /* block in the recent pool + 1; 0 = none yet */
     uint8_t n_recent;   /* entries used in the block */
     uint8_t flags;      /* FEAT_USER_* */
 };
@@ -178,14 +177,17 @@ struct feat_covis {
     size_t cap;               /* items nbrs holds */
     size_t list_max;          /* neighbours kept per item (2 x covis_topn) */
     size_t n_recent_max;      /* covis_recent */
-    struct sr_chunked recent; /* blocks of [n_recent_max] struct feat_recent */
-    size_t n_blocks;          /* blocks handed out */
+    struct sr_chunked recent; /* [n_users][n_recent_max] struct feat_recent */
     size_t list_bytes;        /* bytes held by neighbour lists */
 };
 
 int feat_covis_init(struct feat_covis *c, const struct feat_settings *s);
 void feat_covis_free(struct feat_covis *c);
 int feat_covis_reserve(struct feat_covis *c, size_t n_items);
+/** Makes room for the recent items of users [0, n_users). */
+int feat_covis_reserve_users(struct feat_covis *c, size_t n_users);
+/** Starts loading a user's recent items into the cache. */
+void feat_covis_prefetch_user(const struct feat_covis *c, uint32_t user);
 /** Pairs a positive event with the user's recent items and makes its item
  * the user's most recent. Returns 0 or SR_ENOMEM (then nothing changed:
  * memory is reserved before any score moves). */
@@ -193,8 +195,8 @@ int feat_covis_add(struct feat_covis *c, const struct feat_settings *s, struct f
                    const struct sr_event *ev);
 size_t feat_covis_query(const struct feat_covis *c, uint32_t item, uint32_t *items, float *scores,
                         size_t max);
-size_t feat_covis_recent(const struct feat_covis *c, const struct feat_user *u, uint32_t *items,
-                         size_t max);
+size_t feat_covis_recent(const struct feat_covis *c, const struct feat_user *u, uint32_t user,
+                         uint32_t *items, size_t max);
 size_t feat_covis_bytes(const struct feat_covis *c);
 
 /* ---- the stage --------------------------------------------------------- */
