@@ -92,6 +92,9 @@ static int check_cfg(const struct sr_features_cfg *c, char *errbuf, size_t errle
     return 0;
 }
 
+static int users_reserve(struct feat *f, size_t n);
+static int items_reserve(struct feat *f, size_t n);
+
 struct feat *feat_new(const struct sr_features_cfg *cfg, char *errbuf, size_t errlen)
 {
     int rc = check_cfg(cfg, errbuf, errlen);
@@ -116,6 +119,10 @@ struct feat *feat_new(const struct sr_features_cfg *cfg, char *errbuf, size_t er
                         cfg->dedup_capacity))
         goto err_nomem;
     if (feat_pop_init(&f->pop, &f->set) || feat_covis_init(&f->covis, &f->set))
+        goto err_nomem;
+    /* First blocks up front: accessors never return NULL, even before the
+     * first event. */
+    if (users_reserve(f, 1) || items_reserve(f, 1))
         goto err_nomem;
     return f;
 

@@ -120,6 +120,23 @@ START_TEST(test_skip_names)
     char err[256] = "";
     ck_assert_ptr_null(feat_new(&cfg, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "pop_windows"));
+    /* Before any event: empty, but every accessor is usable. */
+    cfg = default_cfg();
+    struct feat *f = make(&cfg);
+    ck_assert_uint_eq(feat_n_users(f), 0);
+    ck_assert_uint_eq(feat_n_items(f), 0);
+    ck_assert_ptr_nonnull(feat_pop_scores(f, 0));
+    ck_assert_ptr_nonnull(feat_pop_all(f));
+    ck_assert_ptr_nonnull(feat_item_first_pos(f));
+    ck_assert_ptr_null(feat_pop_scores(f, feat_pop_n_windows(f)));
+    uint32_t got[4];
+    ck_assert_uint_eq(feat_covis(f, 0, got, NULL, 4), 0);
+    ck_assert_uint_eq(feat_user_recent(f, 0, got, 4), 0);
+    ck_assert_uint_eq(feat_user_positives(f, 0), 0);
+    struct feat_stats st;
+    feat_stats(f, &st);
+    ck_assert_uint_eq(st.admitted, 0);
+    feat_free(f);
     feat_free(NULL);
 }
 END_TEST
