@@ -231,7 +231,7 @@ int cmd_gen(int argc, char **argv)
             break;
         }
         if (progress && (ev.seq + 1) % GEN_PROGRESS_EVERY == 0)
-            fprintf(stderr, "\rstreamrec gen: %" PRIu64 " / %" PRIu64 " events (%.0f%%)",
+            fprintf(stderr, "\r\033[Kstreamrec gen: %" PRIu64 " / %" PRIu64 " events (%.0f%%)",
                     ev.seq + 1, cfg.events, 100.0 * (double)(ev.seq + 1) / (double)cfg.events);
     }
     if (wr_close(w, err, sizeof err) != 0 && status == 0) {
@@ -240,7 +240,7 @@ int cmd_gen(int argc, char **argv)
     }
     if (progress) {
         double dt = sr_mono_s() - t0;
-        fprintf(stderr, "\rstreamrec gen: %" PRIu64 " events in %.2f s (%.2f M events/s)\n",
+        fprintf(stderr, "\r\033[Kstreamrec gen: %" PRIu64 " events in %.2f s (%.2f M events/s)\n",
                 gen_count(g), dt, dt > 0 ? (double)gen_count(g) / dt / 1e6 : 0.0);
     }
     gen_free(g);
