@@ -34,4 +34,15 @@ size_t kn_topk(const float *scores, size_t n, const uint32_t *tiebreak, size_t k
 void kn_score_topk(const float *U, int m, const float *V, int n, int dim, const uint32_t *tiebreak,
                    size_t k, float *S, struct kn_scored *out, size_t *n_out);
 
+/** Measures kn_score_topk: random U and V[n_items][dim] (uniform, fixed
+ * seed), tie-break keys a random permutation, OpenBLAS pinned to `threads`
+ * (the previous count is restored). After one untimed batch, scores batches
+ * of `batch` users for at least min_seconds and returns users scored per
+ * second (averaged over the run), or a negative enum sr_err (SR_EINVAL,
+ * SR_ENOMEM). *gflops_out (may be NULL) receives the equivalent sgemm rate,
+ * 2 n_items dim users/s. Allocates; not for hot paths.
+ * BATCH_RECOMMENDATION */
+double kn_score_bench(int n_items, int dim, int k, int batch, int threads, double min_seconds,
+                      double *gflops_out);
+
 #endif
