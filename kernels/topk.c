@@ -84,8 +84,8 @@ static void heap_to_ranked(struct kn_scored *h, size_t n, const uint32_t *tiebre
 
 /* Offers entry i to the full heap h[0..k); thr is the root's score and i's
  * score is already known to be >= thr. Returns the new threshold. */
-static inline float offer_full(struct kn_scored *h, size_t k, const uint32_t *tiebreak,
-                               uint32_t i, float s)
+static inline float offer_full(struct kn_scored *h, size_t k, const uint32_t *tiebreak, uint32_t i,
+                               float s)
 {
     struct kn_scored x = {.item = i, .score = s};
     if (!ranks_after(&h[0], &x, tiebreak))
@@ -172,8 +172,8 @@ void kn_score_topk(const float *U, int m, const float *V, int n, int dim, const 
         memset(S, 0, (size_t)m * (size_t)n * sizeof *S); /* empty dot products */
     size_t nn = n > 0 ? (size_t)n : 0;
     for (int r = 0; r < m; r++) {
-        size_t got = topk_select(S + (size_t)r * nn, nn, tiebreak, tiebreak != NULL, k,
-                                 out + (size_t)r * k);
+        size_t got =
+            topk_select(S + (size_t)r * nn, nn, tiebreak, tiebreak != NULL, k, out + (size_t)r * k);
         if (n_out)
             n_out[r] = got;
     }
