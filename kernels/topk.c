@@ -16,7 +16,7 @@
 
 /* Scores tested against the threshold per block; a multiple of every SIMD
  * width so the block test compiles to a few vector compares. */
-#define TOPK_BLOCK 16
+#define TOPK_BLOCK 32
 
 /* The tie-break key of item i: tiebreak[i], or i itself. */
 static inline uint32_t tb_key(const uint32_t *tiebreak, uint32_t i)

@@ -124,9 +124,9 @@ END_TEST
  * and two OpenBLAS threads. */
 START_TEST(test_sgemm_nt)
 {
-    static const int shapes[][3] = {{1, 1, 1},   {1, 7, 1},   {3, 5, 1},    {5, 3, 64},
-                                    {17, 33, 7}, {64, 1, 64}, {33, 257, 32}, {100, 64, 17},
-                                    {2, 1000, 64}};
+    static const int shapes[][3] = {{1, 1, 1},     {1, 7, 1},     {3, 5, 1},
+                                    {5, 3, 64},    {17, 33, 7},   {64, 1, 64},
+                                    {33, 257, 32}, {100, 64, 17}, {2, 1000, 64}};
     uint64_t seed = 3;
     for (int threads = 1; threads <= 2; threads++) {
         kn_set_threads(threads);
@@ -338,7 +338,7 @@ END_TEST
  * the rankings, ties included, must agree exactly. */
 START_TEST(test_score_topk_exact)
 {
-    static const int shapes[][4] = {{1, 1, 1, 1},   {3, 50, 4, 5},   {7, 301, 16, 20},
+    static const int shapes[][4] = {{1, 1, 1, 1},   {3, 50, 4, 5},    {7, 301, 16, 20},
                                     {5, 97, 1, 64}, {16, 500, 32, 1}, {4, 9, 3, 30}};
     uint64_t seed = 5;
     for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
