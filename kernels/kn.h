@@ -26,4 +26,12 @@ void kn_ref_sgemm_nt(int m, int n, int k, const float *A, const float *B, float 
 /** Pins OpenBLAS to n threads (1 for reproducible single-core runs). */
 void kn_set_threads(int n);
 
+/** Measures sgemm throughput: C = A B^T on 1024 x 1024 floats with OpenBLAS
+ * pinned to `threads` threads (the previous count is restored), repeated for
+ * at least min_seconds (and at least 3 times). Returns the best single-call
+ * rate in GFLOP/s (2 m n k flops per call), or a negative enum sr_err
+ * (SR_EINVAL, SR_ENOMEM). Allocates 12 MiB for the duration; not for hot
+ * paths, and not to be called while other threads use OpenBLAS. */
+double kn_sgemm_peak_gflops(int threads, double min_seconds);
+
 #endif
