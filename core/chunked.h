@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #define SR_CHUNKED_MAX_CHUNKS 65536
+#define SR_CHUNKED_ALIGN      64         /* every chunk starts on a cache line */
+#define SR_CHUNKED_HUGE       (1u << 21) /* chunks this big use transparent huge pages */
 
 struct sr_chunked {
     size_t elem_size;    /* bytes per element */
@@ -20,7 +22,8 @@ struct sr_chunked {
     void **chunks;       /* [SR_CHUNKED_MAX_CHUNKS], allocated once */
 };
 
-/** Initializes an empty array; returns 0 or SR_ENOMEM. Chunks are zeroed. */
+/** Initializes an empty array; returns 0 or SR_ENOMEM. Chunks are zeroed and
+ * SR_CHUNKED_ALIGN-aligned. */
 int sr_chunked_init(struct sr_chunked *c, size_t elem_size, unsigned chunk_bits);
 /** Frees every chunk; the struct can be initialized again. NULL-safe. */
 void sr_chunked_free(struct sr_chunked *c);

@@ -1,0 +1,667 @@
+/* learner/mf.c - online implicit matrix factorization (see learner/mf.h).
+ *
+ * Layout. A factor row is kp floats (k rounded up to a multiple of 8, the
+ * padding always zero so dot products and gemv over kp equal those over k),
+ * in chunked arrays that never move. The AdaGrad accumulator of a row lives
+ * in a separate dense float array, so a row is exactly 4*kp bytes and (with
+ * cache-line-aligned chunks) a k=32 row is two whole cache lines; the item
+ * accumulators (4 bytes per item) stay cache-resident.
+ *
+ * One update has two phases, kept apart so that mf_update_batch() can run
+ * the first one ahead of the second:
+ *   1. sample (mf_sample): draw the negatives of the event with the model's
+ *      RNG and push the positive item into the popularity ring. Touches only
+ *      the RNG and the ring, never a factor row.
+ *   2. step (mf_step): the SGD/AdaGrad step on the user row, the positive
+ *      item row and the negative item rows. Touches only rows and
+ *      accumulators, never the RNG or the ring.
+ * Phase 1 runs in event order and phase 2 runs in event order, so sampling
+ * event i+D before stepping event i changes nothing: batch results are
+ * bit-identical to one mf_update() per event.
+ *
+ * Learning rule for a positive (u, i, w) with sampled negatives j_1..j_n,
+ * p = user row, q = item rows, x_i = p.q_i, x_j = p.q_j (all read before
+ * any row moves):
+ *   BPR       maximise sum_j ln s(x_i - x_j):  g_j = s(x_j - x_i)
+ *             c_i = sum_j g_j, c_j = -g_j
+ *   logistic  maximise ln s(x_i) + sum_j ln(1 - s(x_j)):
+ *             c_i = s(-x_i), c_j = -s(x_j)
+ * (s = logistic sigmoid). The ascent directions are then
+ *   grad_p = c_i q_i + sum_j c_j q_j - reg p
+ *   grad_q = c p - reg q        for q_i (c = c_i) and each q_j (c = c_j)
+ * and every row moves by eta * grad with eta = lr * w, divided by sqrt(G)
+ * when AdaGrad is on: G is the row's accumulator, starting at 1 (as LightFM
+ * does, so a fresh row's first steps are plain SGD steps rather than
+ * normalised jumps) and growing by |grad|^2 / k per step before the row moves.
+ * Items move first (with the old p), then the user. */
+#include "learner/mf.h"
+#include "core/chunked.h"
+#include "core/err.h"
+#include "kernels/kn.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MF_RING_BITS 15 /* popularity ring: the last 32768 positive items */
+#define MF_RING_SIZE (1u << MF_RING_BITS)
+#ifndef MF_GROUP
+#define MF_GROUP 2 /* mf_update_batch stages events in bursts of this many ... */
+#endif
+#ifndef MF_DIST
+#define MF_DIST 8 /* ... keeping at least this many events staged ahead */
+#endif
+#define MF_SLOTS (MF_DIST + MF_GROUP) /* events staged and not yet stepped, at most */
+#define MF_NEG_TRIES 4    /* draws per negative before giving up on j != i */
+#define MF_ADAGRAD_G0 1.0f /* initial AdaGrad accumulator */
+#define MF_PAD       8    /* row length is a multiple of this many floats */
+#define MF_CHUNK_BYTES_LOG2 21 /* aim for ~2 MiB of rows per chunk */
+
+/* Row kinds, mixed into the initialisation hash. */
+enum { MF_KIND_USER = 1, MF_KIND_ITEM = 2 };
+
+/* Settings: copied from the config at mf_new, never changed. */
+struct mf_settings {
+    uint32_t k;          /* latent factors */
+    uint32_t kp;         /* row length in floats: k rounded up to MF_PAD */
+    int loss;            /* enum sr_loss */
+    uint32_t negatives;  /* negatives sampled per positive */
+    float lr;            /* base step */
+    float reg;           /* L2 */
+    float init_scale;    /* half-width of the uniform initial factors */
+    uint64_t pop_thresh; /* a draw's low 32 bits below this: popularity negative */
+    bool adagrad;
+    uint64_t seed;
+    unsigned chunk_bits; /* rows per chunk = 1 << chunk_bits */
+};
+
+/* Learned state: everything a checkpoint must hold. */
+struct mf_state {
+    struct sr_chunked users;    /* [n_users][kp] floats */
+    struct sr_chunked items;    /* [n_items][kp] floats */
+    struct sr_chunked user_acc; /* [n_users] float, AdaGrad accumulator */
+    struct sr_chunked item_acc; /* [n_items] float, AdaGrad accumulator */
+    uint32_t n_users, n_items;  /* rows that exist (initialised) */
+    uint64_t rng[4];            /* xoshiro256** state */
+    uint32_t *ring;             /* [MF_RING_SIZE] recent positive items, owned */
+    uint64_t ring_pushed;       /* items ever pushed; next slot = ring_pushed % size */
+    uint64_t updates;           /* positive events learned */
+};
+
+/* Scratch: preallocated, meaningless between calls. */
+struct mf_scratch {
+    float *grad_u;   /* [kp] user gradient */
+    float **rows;    /* [negatives + 1] item rows of the event, positive first */
+    float *x;        /* [negatives + 1] scores p.q */
+    float *qq;       /* [negatives + 1] squared norms q.q */
+    float *coef;     /* [negatives + 1] loss coefficients c */
+    uint32_t *negs;  /* [MF_SLOTS][negatives] sampled negatives of pending events */
+    uint32_t *n_neg; /* [MF_SLOTS] negatives actually drawn */
+};
+
+struct mf {
+    struct mf_settings set;
+    struct mf_state st;
+    struct mf_scratch scr;
+};
+
+/* ---- hashing and the RNG ---------------------------------------------- */
+
+static inline uint64_t mf_mix64(uint64_t x)
+{
+    /* splitmix64's finaliser */
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static inline uint64_t mf_rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* xoshiro256** (Blackman, Vigna). */
+static inline uint64_t mf_rand(uint64_t *s)
+{
+    uint64_t out = mf_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = mf_rotl(s[3], 45);
+    return out;
+}
+
+/* Maps 32 random bits onto [0, n) (Lemire's multiply-shift). */
+static inline uint32_t mf_below(uint32_t bits, uint64_t n)
+{
+    return (uint32_t)(((uint64_t)bits * n) >> 32);
+}
+
+/* ---- small vector kernels ---------------------------------------------
+ * Rows are kp floats, kp a multiple of 8, so the loops need no tail. GCC's
+ * vector extension gives SSE code at -O2 without -ffast-math and fixes the
+ * summation order, so results do not depend on inlining decisions. */
+
+typedef float mf_v4 __attribute__((vector_size(16)));
+
+static inline mf_v4 mf_load(const float *p)
+{
+    mf_v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void mf_store(float *p, mf_v4 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline float mf_dot(const float *x, const float *y, uint32_t kp)
+{
+    mf_v4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < kp; i += 8) {
+        a0 += mf_load(x + i) * mf_load(y + i);
+        a1 += mf_load(x + i + 4) * mf_load(y + i + 4);
+    }
+    a0 += a1;
+    return (a0[0] + a0[1]) + (a0[2] + a0[3]);
+}
+
+/* *xy = x.y and *yy = y.y in one pass over y. */
+static inline void mf_dot2(const float *x, const float *y, uint32_t kp, float *xy, float *yy)
+{
+    mf_v4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, b0 = {0, 0, 0, 0}, b1 = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < kp; i += 8) {
+        mf_v4 y0 = mf_load(y + i), y1 = mf_load(y + i + 4);
+        a0 += mf_load(x + i) * y0;
+        a1 += mf_load(x + i + 4) * y1;
+        b0 += y0 * y0;
+        b1 += y1 * y1;
+    }
+    a0 += a1;
+    b0 += b1;
+    *xy = (a0[0] + a0[1]) + (a0[2] + a0[3]);
+    *yy = (b0[0] + b0[1]) + (b0[2] + b0[3]);
+}
+
+/* mf_dot2, plus *xx = x.x. */
+static inline void mf_dot3(const float *x, const float *y, uint32_t kp, float *xy, float *yy,
+                           float *xx)
+{
+    mf_v4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, b0 = {0, 0, 0, 0}, b1 = {0, 0, 0, 0};
+    mf_v4 c0 = {0, 0, 0, 0}, c1 = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < kp; i += 8) {
+        mf_v4 x0 = mf_load(x + i), x1 = mf_load(x + i + 4);
+        mf_v4 y0 = mf_load(y + i), y1 = mf_load(y + i + 4);
+        a0 += x0 * y0;
+        a1 += x1 * y1;
+        b0 += y0 * y0;
+        b1 += y1 * y1;
+        c0 += x0 * x0;
+        c1 += x1 * x1;
+    }
+    a0 += a1;
+    b0 += b1;
+    c0 += c1;
+    *xy = (a0[0] + a0[1]) + (a0[2] + a0[3]);
+    *yy = (b0[0] + b0[1]) + (b0[2] + b0[3]);
+    *xx = (c0[0] + c0[1]) + (c0[2] + c0[3]);
+}
+
+/* g = b * p + sum_r c[r] * q[r] over n rows; returns g.g. */
+static inline float mf_user_grad(float *g, const float *p, float b, const float *const *q,
+                                 const float *c, uint32_t n, uint32_t kp)
+{
+    mf_v4 n2 = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < kp; i += 4) {
+        mf_v4 v = b * mf_load(p + i);
+        for (uint32_t r = 0; r < n; r++)
+            v += c[r] * mf_load(q[r] + i);
+        mf_store(g + i, v);
+        n2 += v * v;
+    }
+    return (n2[0] + n2[1]) + (n2[2] + n2[3]);
+}
+
+/* y = a * y + b * x */
+static inline void mf_scale_add(float *y, float a, float b, const float *x, uint32_t kp)
+{
+    for (uint32_t i = 0; i < kp; i += 4)
+        mf_store(y + i, a * mf_load(y + i) + b * mf_load(x + i));
+}
+
+/* y += a * x */
+static inline void mf_axpy(float a, const float *x, float *y, uint32_t kp)
+{
+    for (uint32_t i = 0; i < kp; i += 4)
+        mf_store(y + i, mf_load(y + i) + a * mf_load(x + i));
+}
+
+static inline float mf_sigmoid(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+static inline float *mf_urow(const struct mf *m, uint32_t u)
+{
+    return sr_chunked_at(&m->st.users, u);
+}
+
+static inline float *mf_irow(const struct mf *m, uint32_t i)
+{
+    return sr_chunked_at(&m->st.items, i);
+}
+
+static inline float *mf_uacc(const struct mf *m, uint32_t u)
+{
+    return sr_chunked_at(&m->st.user_acc, u);
+}
+
+static inline float *mf_iacc(const struct mf *m, uint32_t i)
+{
+    return sr_chunked_at(&m->st.item_acc, i);
+}
+
+/* Initial row: uniform in [-init_scale, init_scale) per coordinate, a pure
+ * function of (seed, kind, id, j), so it does not depend on when the row was
+ * created. Padding stays zero (chunks are zero-filled). */
+static void mf_init_row(const struct mf *m, int kind, uint32_t id, float *row, float *acc)
+{
+    uint64_t base = mf_mix64(mf_mix64(m->set.seed ^ ((uint64_t)kind << 56)) ^ id);
+    for (uint32_t j = 0; j < m->set.k; j++) {
+        uint64_t h = mf_mix64(base + j * 0xd1b54a32d192ed03ull);
+        float u = (float)(h >> 40) * (1.0f / 16777216.0f); /* [0, 1), 24 bits */
+        row[j] = (2.0f * u - 1.0f) * m->set.init_scale;
+    }
+    *acc = MF_ADAGRAD_G0;
+}
+
+/* ---- phase 1: sampling ------------------------------------------------ */
+
+/* Draws the negatives of a positive event on `item` into out[] and pushes
+ * the item into the ring; returns how many were drawn (fewer than
+ * `negatives` only when j != i cannot be met, e.g. a one-item catalogue). */
+static uint32_t mf_sample(struct mf *m, uint32_t item, uint32_t *out)
+{
+    struct mf_state *st = &m->st;
+    const uint32_t *ring = st->ring;
+    const uint64_t filled = st->ring_pushed < MF_RING_SIZE ? st->ring_pushed : MF_RING_SIZE;
+    const uint64_t n_items = st->n_items;
+    /* The popularity share as a threshold on 32 random bits; 0 while the
+     * ring is empty (the first event only has uniform negatives). */
+    const uint64_t pop_thresh = filled ? m->set.pop_thresh : 0;
+    uint64_t rng[4]; /* a local copy, so it can live in registers */
+    memcpy(rng, st->rng, sizeof rng);
+    uint32_t n = 0;
+    for (uint32_t t = 0; t < m->set.negatives; t++) {
+        for (int tries = 0; tries < MF_NEG_TRIES; tries++) {
+            uint64_t r = mf_rand(rng);
+            uint32_t hi = (uint32_t)(r >> 32);
+            /* Both candidates, then a select: the coin is unpredictable, a
+             * branch on it would be mispredicted half the time. The ring read
+             * is always in bounds (slot 0 exists, zero-filled when empty). */
+            uint32_t j_pop = ring[mf_below(hi, filled)];
+            uint32_t j_uni = mf_below(hi, n_items);
+            uint32_t j = (r & 0xffffffffu) < pop_thresh ? j_pop : j_uni;
+            if (j != item) {
+                out[n++] = j;
+                break;
+            }
+        }
+    }
+    memcpy(st->rng, rng, sizeof rng);
+    st->ring[st->ring_pushed & (MF_RING_SIZE - 1)] = item;
+    st->ring_pushed++;
+    return n;
+}
+
+/* ---- phase 2: the step -------------------------------------------------- */
+
+/* The step of one event; negs[0..n_neg) are its sampled negatives.
+ * Written as a few passes over k that are independent across rows, so that
+ * the out-of-order core overlaps them: all dot products first, then the
+ * coefficients, the user gradient, and one in-place pass per item row. */
+static void mf_step(struct mf *m, const struct sr_event *ev, const uint32_t *negs, uint32_t n_neg)
+{
+    const uint32_t kp = m->set.kp;
+    const float reg = m->set.reg;
+    const uint32_t n_rows = n_neg + 1; /* row 0 is the positive item */
+    float *p = mf_urow(m, ev->user);
+    float **q = m->scr.rows;
+    float *x = m->scr.x, *qq = m->scr.qq, *c = m->scr.coef;
+    float *gu = m->scr.grad_u;
+
+    /* Scores x_r = p.q_r and squared norms, all from the rows as they are now. */
+    q[0] = mf_irow(m, ev->item);
+    for (uint32_t t = 0; t < n_neg; t++)
+        q[t + 1] = mf_irow(m, negs[t]);
+    float pp; /* p.p, for the item AdaGrad increments */
+    mf_dot3(p, q[0], kp, &x[0], &qq[0], &pp);
+    for (uint32_t r = 1; r < n_rows; r++)
+        mf_dot2(p, q[r], kp, &x[r], &qq[r]);
+
+    /* Loss coefficients (see the top of this file). */
+    if (m->set.loss == SR_LOSS_BPR) {
+        c[0] = 0.0f;
+        for (uint32_t r = 1; r < n_rows; r++) {
+            float g = mf_sigmoid(x[r] - x[0]);
+            c[r] = -g;
+            c[0] += g;
+        }
+    } else {
+        c[0] = mf_sigmoid(-x[0]);
+        for (uint32_t r = 1; r < n_rows; r++)
+            c[r] = -mf_sigmoid(x[r]);
+    }
+
+    /* User gradient gu = sum_r c_r q_r - reg p and |gu|^2, in one pass,
+     * before any item row moves. */
+    float gu2 = mf_user_grad(gu, p, -reg, (const float *const *)q, c, n_rows, kp);
+
+    /* Item rows: q += s (c p - reg q), in place as q = (1 - s reg) q + s c p.
+     * The AdaGrad increment |c p - reg q|^2 / k comes from the dot products
+     * above (expanded, so no extra pass; clamped at 0 against rounding). */
+    const float eta = m->set.lr * ev->weight;
+    const float inv_k = 1.0f / (float)m->set.k;
+    for (uint32_t r = 0; r < n_rows; r++) {
+        float step = eta;
+        if (m->set.adagrad) {
+            float *acc = mf_iacc(m, r ? negs[r - 1] : ev->item);
+            float g2 = c[r] * c[r] * pp - 2.0f * c[r] * reg * x[r] + reg * reg * qq[r];
+            *acc += (g2 > 0.0f ? g2 : 0.0f) * inv_k;
+            step /= sqrtf(*acc);
+        }
+        mf_scale_add(q[r], 1.0f - step * reg, step * c[r], p, kp);
+    }
+
+    /* The user row last. */
+    float step = eta;
+    if (m->set.adagrad) {
+        float *acc = mf_uacc(m, ev->user);
+        *acc += gu2 * inv_k;
+        step /= sqrtf(*acc);
+    }
+    mf_axpy(step, gu, p, kp);
+    m->st.updates++;
+}
+
+/* Weight 0 (and anything not > 0, NaN included) is not a positive. */
+static inline bool mf_is_positive(const struct sr_event *ev)
+{
+    return ev->weight > 0.0f;
+}
+
+static inline bool mf_rows_exist(const struct mf *m, const struct sr_event *ev)
+{
+    return ev->user < m->st.n_users && ev->item < m->st.n_items;
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen)
+{
+    if (!cfg || cfg->k < 1 || cfg->k > 4096 || cfg->negatives < 0 || cfg->negatives > 4096 ||
+        !(cfg->lr > 0) || !(cfg->reg >= 0) || !(cfg->init_std >= 0) ||
+        !(cfg->neg_pop_mix >= 0 && cfg->neg_pop_mix <= 1) ||
+        (cfg->loss != SR_LOSS_BPR && cfg->loss != SR_LOSS_LOGISTIC)) {
+        sr_seterr(errbuf, errlen, SR_EINVAL, "mf: invalid learner settings");
+        return NULL;
+    }
+    struct mf *m = calloc(1, sizeof *m);
+    if (!m)
+        goto err_nomem;
+
+    struct mf_settings *s = &m->set;
+    s->k = (uint32_t)cfg->k;
+    s->kp = (s->k + MF_PAD - 1) / MF_PAD * MF_PAD;
+    s->loss = cfg->loss;
+    s->negatives = (uint32_t)cfg->negatives;
+    s->lr = (float)cfg->lr;
+    s->reg = (float)cfg->reg;
+    /* uniform on [-a, a) has std a/sqrt(3): coordinates of std init_std/sqrt(k),
+     * so a fresh row's norm is about init_std whatever k is. */
+    s->init_scale = (float)(cfg->init_std * sqrt(3.0 / (double)s->k));
+    s->pop_thresh = (uint64_t)(cfg->neg_pop_mix * 4294967296.0);
+    s->adagrad = cfg->adagrad;
+    s->seed = (uint64_t)cfg->seed;
+    unsigned row_log2 = 0;
+    while (((size_t)1 << row_log2) < (size_t)s->kp * sizeof(float))
+        row_log2++;
+    s->chunk_bits = row_log2 + 8 < MF_CHUNK_BYTES_LOG2 ? MF_CHUNK_BYTES_LOG2 - row_log2 : 8;
+
+    struct mf_state *st = &m->st;
+    if (sr_chunked_init(&st->users, s->kp * sizeof(float), s->chunk_bits) ||
+        sr_chunked_init(&st->items, s->kp * sizeof(float), s->chunk_bits) ||
+        sr_chunked_init(&st->user_acc, sizeof(float), s->chunk_bits) ||
+        sr_chunked_init(&st->item_acc, sizeof(float), s->chunk_bits))
+        goto err_free_model;
+    st->ring = calloc(MF_RING_SIZE, sizeof *st->ring);
+    if (!st->ring)
+        goto err_free_model;
+    uint64_t x = s->seed;
+    for (int r = 0; r < 4; r++) {
+        x = mf_mix64(x);
+        st->rng[r] = x;
+    }
+
+    size_t neg = s->negatives ? s->negatives : 1;
+    m->scr.grad_u = malloc(s->kp * sizeof(float));
+    m->scr.rows = malloc((neg + 1) * sizeof(float *));
+    m->scr.x = malloc((neg + 1) * sizeof(float));
+    m->scr.qq = malloc((neg + 1) * sizeof(float));
+    m->scr.coef = malloc((neg + 1) * sizeof(float));
+    m->scr.negs = malloc(MF_SLOTS * neg * sizeof(uint32_t));
+    m->scr.n_neg = malloc(MF_SLOTS * sizeof(uint32_t));
+    if (!m->scr.grad_u || !m->scr.rows || !m->scr.x || !m->scr.qq || !m->scr.coef ||
+        !m->scr.negs || !m->scr.n_neg)
+        goto err_free_model;
+    return m;
+
+err_free_model:
+    mf_free(m);
+err_nomem:
+    sr_seterr(errbuf, errlen, SR_ENOMEM, "mf: out of memory creating a k=%lld model",
+              (long long)cfg->k);
+    return NULL;
+}
+
+void mf_free(struct mf *m)
+{
+    if (!m)
+        return;
+    sr_chunked_free(&m->st.users);
+    sr_chunked_free(&m->st.items);
+    sr_chunked_free(&m->st.user_acc);
+    sr_chunked_free(&m->st.item_acc);
+    free(m->st.ring);
+    free(m->scr.grad_u);
+    free(m->scr.rows);
+    free(m->scr.x);
+    free(m->scr.qq);
+    free(m->scr.coef);
+    free(m->scr.negs);
+    free(m->scr.n_neg);
+    free(m);
+}
+
+int mf_reserve(struct mf *m, uint32_t n_users, uint32_t n_items)
+{
+    struct mf_state *st = &m->st;
+    int rc;
+    /* Allocate everything first so that a failure changes no row count. */
+    if ((rc = sr_chunked_reserve(&st->users, n_users)) ||
+        (rc = sr_chunked_reserve(&st->user_acc, n_users)) ||
+        (rc = sr_chunked_reserve(&st->items, n_items)) ||
+        (rc = sr_chunked_reserve(&st->item_acc, n_items)))
+        return rc;
+    for (uint32_t u = st->n_users; u < n_users; u++)
+        mf_init_row(m, MF_KIND_USER, u, mf_urow(m, u), mf_uacc(m, u));
+    for (uint32_t i = st->n_items; i < n_items; i++)
+        mf_init_row(m, MF_KIND_ITEM, i, mf_irow(m, i), mf_iacc(m, i));
+    if (n_users > st->n_users)
+        st->n_users = n_users;
+    if (n_items > st->n_items)
+        st->n_items = n_items;
+    return 0;
+}
+
+int mf_update(struct mf *m, const struct sr_event *ev)
+{
+    if (!mf_is_positive(ev))
+        return 0;
+    if (!mf_rows_exist(m, ev))
+        return SR_ERANGE;
+    uint32_t n = mf_sample(m, ev->item, m->scr.negs);
+    mf_step(m, ev, m->scr.negs, n);
+    return 0;
+}
+
+/* Prefetches the first four cache lines of a row (all of it up to k = 64;
+ * longer rows are left to the hardware prefetcher). Written out rather than
+ * as a loop: GCC deletes loops whose only statement is a prefetch. Forced
+ * inline: GCC finds a function that only prefetches "pure" and drops calls
+ * to it as having no effect. */
+static inline __attribute__((always_inline)) void mf_prefetch_row(const void *row, size_t bytes)
+{
+    const char *p = row;
+    __builtin_prefetch(p, 1, 3);
+    if (bytes > 64)
+        __builtin_prefetch(p + 64, 1, 3);
+    if (bytes > 128)
+        __builtin_prefetch(p + 128, 1, 3);
+    if (bytes > 192)
+        __builtin_prefetch(p + 192, 1, 3);
+}
+
+/* Prefetches the rows and accumulators event ev will touch (forced inline,
+ * as above). */
+static inline __attribute__((always_inline)) void mf_prefetch_event(const struct mf *m, const struct sr_event *ev,
+                                     const uint32_t *negs, uint32_t n_neg)
+{
+    const size_t row_bytes = (size_t)m->set.kp * sizeof(float);
+    mf_prefetch_row(mf_urow(m, ev->user), row_bytes);
+    __builtin_prefetch(mf_uacc(m, ev->user), 1, 3);
+    mf_prefetch_row(mf_irow(m, ev->item), row_bytes);
+    __builtin_prefetch(mf_iacc(m, ev->item), 1, 3);
+    for (uint32_t t = 0; t < n_neg; t++) {
+        mf_prefetch_row(mf_irow(m, negs[t]), row_bytes);
+        __builtin_prefetch(mf_iacc(m, negs[t]), 1, 3);
+    }
+}
+
+/* Samples event e into its pipeline slot and prefetches its rows. */
+static inline void mf_stage(struct mf *m, const struct sr_event *ev, size_t e)
+{
+    if (!mf_is_positive(ev))
+        return;
+    size_t slot = e % MF_SLOTS;
+    uint32_t *negs = m->scr.negs + slot * (m->set.negatives ? m->set.negatives : 1);
+    m->scr.n_neg[slot] = mf_sample(m, ev->item, negs);
+    mf_prefetch_event(m, ev, negs, m->scr.n_neg[slot]);
+}
+
+int mf_update_batch(struct mf *m, const struct sr_event *evs, size_t n)
+{
+    /* Check first, so that a bad event leaves the model untouched. */
+    for (size_t e = 0; e < n; e++)
+        if (mf_is_positive(&evs[e]) && !mf_rows_exist(m, &evs[e]))
+            return SR_ERANGE;
+
+    /* Events go through in groups: the next group is staged (sampled and
+     * prefetched) before the current one is stepped. Both phases run in
+     * event order and sampling touches no row, so this equals mf_update()
+     * per event (see the top of this file). Staging a whole group at once
+     * lets its TLB misses and cache misses overlap: one step is long enough
+     * that a prefetch per event issued between steps would wait for its
+     * page walk alone. */
+    const size_t stride = m->set.negatives ? m->set.negatives : 1;
+    size_t staged = 0; /* events [0, staged) are sampled and prefetched */
+    for (size_t e = 0; e < n; e++) {
+        if (staged <= e + MF_DIST) {
+            size_t end = staged + MF_GROUP < n ? staged + MF_GROUP : n;
+            for (; staged < end; staged++)
+                mf_stage(m, &evs[staged], staged);
+        }
+        if (!mf_is_positive(&evs[e]))
+            continue;
+        size_t slot = e % MF_SLOTS;
+        mf_step(m, &evs[e], m->scr.negs + slot * stride, m->scr.n_neg[slot]);
+    }
+    return 0;
+}
+
+void mf_score_all(const struct mf *m, uint32_t user, float *scores, uint32_t n_items)
+{
+    uint32_t have = n_items < m->st.n_items ? n_items : m->st.n_items;
+    if (user >= m->st.n_users)
+        have = 0;
+    const uint32_t per = 1u << m->set.chunk_bits;
+    const float *p = have ? mf_urow(m, user) : NULL;
+    for (uint32_t start = 0; start < have; start += per) {
+        uint32_t rows = have - start < per ? have - start : per;
+        kn_gemv((int)rows, (int)m->set.kp, mf_irow(m, start), p, scores + start);
+    }
+    for (uint32_t i = have; i < n_items; i++)
+        scores[i] = 0.0f;
+}
+
+float mf_score(const struct mf *m, uint32_t user, uint32_t item)
+{
+    if (user >= m->st.n_users || item >= m->st.n_items)
+        return 0.0f;
+    return mf_dot(mf_urow(m, user), mf_irow(m, item), m->set.kp);
+}
+
+const float *mf_user_vec(const struct mf *m, uint32_t user)
+{
+    return user < m->st.n_users ? mf_urow(m, user) : NULL;
+}
+
+const float *mf_item_vec(const struct mf *m, uint32_t item)
+{
+    return item < m->st.n_items ? mf_irow(m, item) : NULL;
+}
+
+uint32_t mf_k(const struct mf *m)
+{
+    return m->set.k;
+}
+
+uint32_t mf_n_users(const struct mf *m)
+{
+    return m->st.n_users;
+}
+
+uint32_t mf_n_items(const struct mf *m)
+{
+    return m->st.n_items;
+}
+
+uint64_t mf_updates(const struct mf *m)
+{
+    return m->st.updates;
+}
+
+size_t mf_bytes_per_user(const struct mf *m)
+{
+    return m->st.users.elem_size + m->st.user_acc.elem_size;
+}
+
+size_t mf_bytes_per_item(const struct mf *m)
+{
+    return m->st.items.elem_size + m->st.item_acc.elem_size;
+}
+
+size_t mf_bytes(const struct mf *m)
+{
+    return sr_chunked_bytes(&m->st.users) + sr_chunked_bytes(&m->st.items) +
+           sr_chunked_bytes(&m->st.user_acc) + sr_chunked_bytes(&m->st.item_acc) +
+           MF_RING_SIZE * sizeof *m->st.ring;
+}
