@@ -624,6 +624,9 @@ int src_apply_preset(struct sr_config *cfg, int preset, char *errbuf, size_t err
         {"ingest", "sort", "true"},
         /* Ratings below movielens.positive_rating only mark an item seen. */
         {"features", "weight.view", "0"},
+        /* MovieLens users rate in bulk (hundreds of films within minutes
+         * when they sign up): a human, not a bot, and every rating counts. */
+        {"features", "bot_max_events", "0"},
         {NULL, NULL, NULL},
     };
     static const struct preset_kv none[] = {
