@@ -587,8 +587,9 @@ int mf_update_batch(struct mf *m, const struct sr_event *evs, size_t n)
      * events ahead of stepping. Both phases run in event order and sampling
      * touches no row, so this equals mf_update() per event (see the top of
      * this file). Staging in small bursts rather than one event at a time
-     * measured faster (the TLB misses of a burst overlap); see the commit
-     * message for the figures. */
+     * measured faster (the TLB misses of a burst overlap): at k=32, 4
+     * negatives, 1M users, 100k items, about 2.8M events/s one at a time
+     * against 4.5-5M in bursts of 2 (distances 4..16 were within noise). */
     const size_t stride = m->set.negatives ? m->set.negatives : 1;
     size_t staged = 0; /* events [0, staged) are sampled and prefetched */
     for (size_t e = 0; e < n; e++) {
