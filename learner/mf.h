@@ -32,17 +32,21 @@ void mf_free(struct mf *m);
  * initialising new ones. Returns 0, SR_ENOMEM or SR_EFULL. */
 int mf_reserve(struct mf *m, uint32_t n_users, uint32_t n_items);
 /** One learning step for a positive event (ev->weight > 0 scales the step;
- * weight 0 is a no-op). Rows must exist (mf_reserve). Returns 0. */
+ * weight 0 is a no-op). Rows must exist (mf_reserve). Returns 0, or
+ * SR_ERANGE (nothing learned) when the user's or item's row is missing. */
 int mf_update(struct mf *m, const struct sr_event *ev);
 /** The same as calling mf_update() on each of evs[0..n) in order, with
- * memory prefetching across events; gives bit-identical results. */
+ * memory prefetching across events; gives bit-identical results. Returns 0,
+ * or SR_ERANGE with nothing learned when any positive event lacks a row. */
 int mf_update_batch(struct mf *m, const struct sr_event *evs, size_t n);
 
-/** scores[i] = user . item_i for items [0, n_items) (one gemv per chunk). */
+/** scores[i] = user . item_i for items [0, n_items) (one gemv per chunk).
+ * A pair without a row (user or item not reserved) scores 0. */
 void mf_score_all(const struct mf *m, uint32_t user, float *scores, uint32_t n_items);
 /** Score of one (user, item) pair. */
 float mf_score(const struct mf *m, uint32_t user, uint32_t item);
-/** Borrowed row pointers ([k] floats), valid for the model's life. */
+/** Borrowed row pointers ([k] floats), valid for the model's life; NULL
+ * when the row does not exist. */
 const float *mf_user_vec(const struct mf *m, uint32_t user);
 const float *mf_item_vec(const struct mf *m, uint32_t item);
 

@@ -60,8 +60,8 @@ static struct sr_event *t_stream(size_t n, uint32_t n_users, uint32_t n_items, u
 /* Bit-for-bit comparison of every row of two models. */
 static bool t_same_model(const struct mf *a, const struct mf *b)
 {
-    if (mf_k(a) != mf_k(b) || mf_n_users(a) != mf_n_users(b) ||
-        mf_n_items(a) != mf_n_items(b) || mf_updates(a) != mf_updates(b))
+    if (mf_k(a) != mf_k(b) || mf_n_users(a) != mf_n_users(b) || mf_n_items(a) != mf_n_items(b) ||
+        mf_updates(a) != mf_updates(b))
         return false;
     size_t bytes = mf_k(a) * sizeof(float);
     for (uint32_t u = 0; u < mf_n_users(a); u++)
