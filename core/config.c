@@ -115,7 +115,7 @@ static const struct sr_cfg_key keys[] = {
     {"eval", "warmup", SR_CFG_DOUBLE, F(eval.warmup), "0", 0, 1, NULL, false,
      "leading fraction of the stream that is learned but not scored"},
     {"eval", "sample", SR_CFG_DOUBLE, F(eval.sample), "1", 0, 1, NULL, false,
-     "fraction of positive events scored (deterministic by seed)"},
+     "fraction of positive events scored (chosen by event position: the same events whatever the seed)"},
     {"eval", "pop_window", SR_CFG_STRING, F(eval.pop_window), "24h", NOLIM, NULL, false,
      "which features.pop_windows entry the popularity baseline ranks by"},
     {"eval", "covis_recent", SR_CFG_INT, F(eval.covis_recent), "5", 1, 64, NULL, false,

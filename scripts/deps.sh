@@ -8,7 +8,7 @@ set -eu
 PACKAGES="build-essential pkg-config gzip
 librdkafka-dev libavro-dev libhiredis-dev libopenblas-dev check
 libinih-dev libjansson-dev zlib1g-dev libxxhash-dev
-redis-server kcat clang clang-format"
+redis-server kcat clang clang-format jq"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,304 @@
+/* app/replay.c - `streamrec replay`: the pipeline over dataset files. */
+#include "app/replay.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "features/feat.h"
+#include "ingest/source.h"
+#include "learner/eval.h"
+#include "learner/mf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Everything one run owns; freed together. */
+struct run {
+    struct src *src;
+    struct feat *feat;
+    struct mf *mf;
+    struct eval *eval;
+};
+
+static void run_free(struct run *r)
+{
+    eval_free(r->eval);
+    mf_free(r->mf);
+    feat_free(r->feat);
+    src_close(r->src);
+}
+
+uint64_t replay_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+json_t *replay_config_json(const struct sr_config *cfg)
+{
+    json_t *root = json_object();
+    size_t n;
+    const struct sr_cfg_key *keys = sr_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct sr_cfg_key *k = &keys[i];
+        if (k->secret)
+            continue;
+        json_t *sec = json_object_get(root, k->section);
+        if (!sec) {
+            sec = json_object();
+            json_object_set_new(root, k->section, sec);
+        }
+        const void *field = (const char *)cfg + k->offset;
+        json_t *v;
+        char buf[SR_CFG_STR_MAX + 16];
+        switch (k->type) {
+        case SR_CFG_INT:
+            v = json_integer(*(const int64_t *)field);
+            break;
+        case SR_CFG_DOUBLE:
+            v = json_real(*(const double *)field);
+            break;
+        case SR_CFG_BOOL:
+            v = json_boolean(*(const bool *)field);
+            break;
+        default:
+            sr_config_format(cfg, k, buf, sizeof buf);
+            v = json_string(buf);
+        }
+        json_object_set_new(sec, k->key, v);
+    }
+    return root;
+}
+
+/* Counts the events the feature stage would admit, for the warm-up
+ * fraction: a first pass over the same input with a throwaway stage. */
+static int count_admitted(const struct sr_config *cfg, const struct replay_opts *o, uint64_t *out,
+                          char *errbuf, size_t errlen)
+{
+    struct src *s = src_open(o->paths, o->n_paths, cfg, errbuf, errlen);
+    if (!s)
+        return SR_EIO;
+    struct feat *f = feat_new(&cfg->features, errbuf, errlen);
+    if (!f) {
+        src_close(s);
+        return SR_ENOMEM;
+    }
+    struct sr_raw_event raw;
+    struct sr_event ev;
+    uint64_t n = 0, records = 0;
+    int rc;
+    while ((rc = src_next(s, &raw)) == 0 && (!o->limit || ++records <= o->limit))
+        if (feat_admit(f, &raw, &ev) == FEAT_OK)
+            n++;
+    feat_free(f);
+    src_close(s);
+    *out = n;
+    return 0;
+}
+
+static void progress(uint64_t records, double t0, bool final)
+{
+    double dt = sr_mono_s() - t0;
+    fprintf(stderr, "\r  replay: %llu events, %.0f events/s%s", (unsigned long long)records,
+            dt > 0 ? (double)records / dt : 0.0, final ? "\n" : "");
+    fflush(stderr);
+}
+
+static json_t *metrics_json(const struct eval *e, enum eval_mode mode)
+{
+    json_t *o = json_object();
+    for (int s = 0; s < EVAL_N_SYS; s++) {
+        struct eval_metrics m;
+        eval_result(e, mode, (enum eval_sys)s, &m);
+        json_object_set_new(o, eval_sys_name((enum eval_sys)s),
+                            json_pack("{s:f,s:f,s:f,s:f,s:I}", "hr@10", m.hr10, "hr@20", m.hr20,
+                                      "mrr@20", m.mrr20, "ndcg@20", m.ndcg20, "n",
+                                      (json_int_t)m.n));
+    }
+    return o;
+}
+
+static json_t *dataset_name(const struct replay_opts *o)
+{
+    char name[1024] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < o->n_paths && used < sizeof name - 1; i++) {
+        const char *base = strrchr(o->paths[i], '/');
+        base = base ? base + 1 : o->paths[i];
+        int w = snprintf(name + used, sizeof name - used, "%s%s", i ? "+" : "", base);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return json_string(name);
+}
+
+json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, char *errbuf,
+                   size_t errlen)
+{
+    struct run r = {0};
+    json_t *report = NULL;
+    uint64_t total = 0;
+    int64_t pop_ms;
+
+    if (cfg->eval.enabled && cfg->eval.warmup > 0 &&
+        count_admitted(cfg, o, &total, errbuf, errlen) != 0)
+        return NULL;
+    if (!(r.src = src_open(o->paths, o->n_paths, cfg, errbuf, errlen)))
+        goto err;
+    if (!(r.feat = feat_new(&cfg->features, errbuf, errlen)))
+        goto err;
+    if (!(r.mf = mf_new(&cfg->learner, errbuf, errlen)))
+        goto err;
+    if (sr_parse_duration_ms(cfg->eval.pop_window, &pop_ms) != 0 ||
+        feat_pop_find(r.feat, pop_ms) < 0) {
+        sr_seterr(errbuf, errlen, SR_ECONFIG, "eval.pop_window '%s' is not one of %s",
+                  cfg->eval.pop_window, cfg->features.pop_windows);
+        goto err;
+    }
+    if (cfg->eval.enabled &&
+        !(r.eval = eval_new(&cfg->eval, &cfg->serve, total, (size_t)feat_pop_find(r.feat, pop_ms),
+                            errbuf, errlen)))
+        goto err;
+
+    double t0 = sr_mono_s();
+    struct sr_raw_event raw;
+    struct sr_event ev;
+    uint64_t records = 0;
+    int rc;
+    while ((rc = src_next(r.src, &raw)) == 0) {
+        if (o->limit && records >= o->limit)
+            break;
+        records++;
+        if (o->progress && (records & 0xffff) == 0)
+            progress(records, t0, false);
+        rc = feat_admit(r.feat, &raw, &ev);
+        if (rc > 0)
+            continue; /* skipped: counted by reason in the feature stage */
+        if (rc < 0 || (rc = mf_reserve(r.mf, feat_n_users(r.feat), feat_n_items(r.feat))) != 0)
+            break;
+        if (r.eval && (rc = eval_step(r.eval, &ev, r.feat, r.mf)) != 0)
+            break;
+        if ((rc = feat_learn(r.feat, &ev)) != 0)
+            break;
+        if (ev.weight > 0)
+            mf_update(r.mf, &ev);
+        if (r.eval && (rc = eval_observe(r.eval, &ev)) != 0)
+            break;
+    }
+    if (rc != SR_EEOF && rc != 0) {
+        const char *why = rc == SR_EIO ? src_error(r.src) : sr_strerror(rc);
+        sr_seterr(errbuf, errlen, rc, "replay stopped after %llu events: %s",
+                  (unsigned long long)records, why);
+        goto err;
+    }
+    double seconds = sr_mono_s() - t0;
+    if (o->progress)
+        progress(records, t0, true);
+
+    struct src_stats ss;
+    struct feat_stats fs;
+    src_stats(r.src, &ss);
+    feat_stats(r.feat, &fs);
+    /* Records cut off by --limit were read but never offered. */
+    uint64_t events = records + ss.bad;
+    json_t *skipped = json_object();
+    for (int b = 0; b < SRC_BAD_COUNT; b++)
+        if (ss.bad_by_reason[b])
+            json_object_set_new(skipped, src_bad_name((enum src_bad)b),
+                                json_integer((json_int_t)ss.bad_by_reason[b]));
+    for (int s = 1; s < FEAT_SKIP_COUNT; s++)
+        if (fs.skipped[s])
+            json_object_set_new(skipped, feat_skip_name((enum feat_skip)s),
+                                json_integer((json_int_t)fs.skipped[s]));
+
+    uint32_t users = feat_n_users(r.feat), items = feat_n_items(r.feat);
+    uint64_t scored = 0;
+    if (r.eval) {
+        struct eval_metrics m;
+        eval_result(r.eval, EVAL_INCLUDE_SEEN, EVAL_MF, &m);
+        scored = m.n;
+    }
+    report = json_pack(
+        "{s:o,s:o,s:I,s:I,s:o,s:I,s:f,s:f,s:o}", "dataset", dataset_name(o), "files", json_array(),
+        "events", (json_int_t)events, "applied", (json_int_t)fs.admitted, "skipped", skipped,
+        "scored", (json_int_t)scored, "seconds", seconds, "events_per_s",
+        seconds > 0 ? (double)events / seconds : 0.0, "config", replay_config_json(cfg));
+    for (size_t i = 0; i < o->n_paths; i++)
+        json_array_append_new(json_object_get(report, "files"), json_string(o->paths[i]));
+    if (r.eval) {
+        json_object_set_new(report, "exclude_seen", metrics_json(r.eval, EVAL_EXCLUDE_SEEN));
+        json_object_set_new(report, "include_seen", metrics_json(r.eval, EVAL_INCLUDE_SEEN));
+    }
+    json_object_set_new(report, "stream",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I}", "positives",
+                                  (json_int_t)mf_updates(r.mf), "out_of_order",
+                                  (json_int_t)fs.out_of_order, "sessions", (json_int_t)fs.sessions,
+                                  "bots", (json_int_t)fs.bots, "bytes_read", (json_int_t)ss.bytes));
+    json_object_set_new(
+        report, "memory",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "users", (json_int_t)users, "items",
+                  (json_int_t)items, "rss_bytes", (json_int_t)replay_rss_bytes(), "bytes_per_user",
+                  (json_int_t)mf_bytes_per_user(r.mf), "bytes_per_item",
+                  (json_int_t)mf_bytes_per_item(r.mf), "model_bytes", (json_int_t)mf_bytes(r.mf),
+                  "feature_bytes", (json_int_t)feat_bytes(r.feat), "eval_bytes",
+                  (json_int_t)(r.eval ? eval_bytes(r.eval) : 0)));
+    run_free(&r);
+    return report;
+
+err:
+    run_free(&r);
+    return NULL;
+}
+
+void replay_print_table(const json_t *report, FILE *f)
+{
+    fprintf(f, "dataset  %s\n", json_string_value(json_object_get(report, "dataset")));
+    fprintf(f, "events   %lld read, %lld applied, %lld scored, %.2f s, %.0f events/s\n",
+            (long long)json_integer_value(json_object_get(report, "events")),
+            (long long)json_integer_value(json_object_get(report, "applied")),
+            (long long)json_integer_value(json_object_get(report, "scored")),
+            json_real_value(json_object_get(report, "seconds")),
+            json_real_value(json_object_get(report, "events_per_s")));
+    const char *reason;
+    json_t *v;
+    json_t *skipped = json_object_get(report, "skipped");
+    if (json_object_size(skipped)) {
+        fprintf(f, "skipped ");
+        json_object_foreach(skipped, reason, v)
+        {
+            fprintf(f, " %s=%lld", reason, (long long)json_integer_value(v));
+        }
+        fprintf(f, "\n");
+    }
+    json_t *mem = json_object_get(report, "memory");
+    fprintf(f, "model    %lld users, %lld items, %lld B/user, %lld B/item, RSS %.1f MiB\n",
+            (long long)json_integer_value(json_object_get(mem, "users")),
+            (long long)json_integer_value(json_object_get(mem, "items")),
+            (long long)json_integer_value(json_object_get(mem, "bytes_per_user")),
+            (long long)json_integer_value(json_object_get(mem, "bytes_per_item")),
+            (double)json_integer_value(json_object_get(mem, "rss_bytes")) / 1048576.0);
+    static const char *const modes[] = {"exclude_seen", "include_seen"};
+    for (int m = 0; m < 2; m++) {
+        json_t *mode = json_object_get(report, modes[m]);
+        if (!mode)
+            continue;
+        fprintf(f, "\n%-16s %8s %8s %8s %8s %8s\n", modes[m], "HR@10", "HR@20", "MRR@20", "NDCG@20",
+                "scored");
+        const char *sys;
+        json_object_foreach(mode, sys, v)
+        {
+            fprintf(f, "  %-14s %8.4f %8.4f %8.4f %8.4f %8lld\n", sys,
+                    json_real_value(json_object_get(v, "hr@10")),
+                    json_real_value(json_object_get(v, "hr@20")),
+                    json_real_value(json_object_get(v, "mrr@20")),
+                    json_real_value(json_object_get(v, "ndcg@20")),
+                    (long long)json_integer_value(json_object_get(v, "n")));
+        }
+    }
+}

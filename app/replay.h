@@ -1,0 +1,35 @@
+/* app/replay.h - the pipeline driven from dataset files, with prequential
+ * evaluation: source -> features -> (evaluate) -> learn, one event at a time,
+ * in one thread. The learning code is the same as the daemon's; only the
+ * source differs. */
+#ifndef SR_REPLAY_H
+#define SR_REPLAY_H
+
+#include "core/config.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct replay_opts {
+    const char *const *paths; /* borrowed: input files, read as one stream */
+    size_t n_paths;
+    bool progress;  /* progress line on stderr */
+    uint64_t limit; /* stop after this many input records; 0 = all */
+};
+
+/** Runs the pipeline over the files. Returns a new report (see README,
+ * "Report format"; json_decref it), or NULL with one line in errbuf. */
+json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, char *errbuf,
+                   size_t errlen);
+/** Prints the human-readable summary of a report. */
+void replay_print_table(const json_t *report, FILE *f);
+/** The effective configuration as {"section": {"key": value}} (secrets
+ * left out); a new reference. */
+json_t *replay_config_json(const struct sr_config *cfg);
+/** Resident set size of this process in bytes (0 when unknown). */
+uint64_t replay_rss_bytes(void);
+
+#endif

@@ -1,0 +1,236 @@
+/* bench/bench.c - `make bench`: the performance table and bench/results.json.
+ *
+ * Every figure comes with a baseline measured in the same run on the same
+ * machine, so ratios mean something when absolute numbers move:
+ *   learner  vs a plain loop touching the same random rows (memory limit)
+ *   replay   vs decompress + split of the same file (input limit)
+ *   scoring  vs peak sgemm GFLOP/s (compute limit)
+ * Keys of results.json are an interface: add, never rename. */
+#include "app/replay.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/time.h"
+#include "ingest/reader.h"
+#include "ingest/source.h"
+#include "kernels/kn.h"
+#include "kernels/topk.h"
+#include "learner/mf.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BENCH_USERS  1000000u
+#define BENCH_ITEMS  100000u
+#define BENCH_EVENTS 4000000u
+#define BENCH_K      32
+
+static uint64_t rng = 0x853c49e6748fea9bull;
+static uint64_t next_u64(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Events in memory: every user active, items Zipf(1.0). */
+static struct sr_event *make_events(uint32_t n, uint32_t users, uint32_t items)
+{
+    struct sr_event *ev = malloc((size_t)n * sizeof *ev);
+    double *cdf = malloc((size_t)items * sizeof *cdf);
+    if (!ev || !cdf) {
+        free(ev);
+        free(cdf);
+        return NULL;
+    }
+    double s = 0;
+    for (uint32_t i = 0; i < items; i++)
+        cdf[i] = (s += 1.0 / (i + 1.0));
+    for (uint32_t e = 0; e < n; e++) {
+        double u = (double)(next_u64() >> 11) * 0x1.0p-53 * s;
+        uint32_t lo = 0, hi = items - 1;
+        while (lo < hi) {
+            uint32_t mid = (lo + hi) / 2;
+            if (cdf[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        /* scatter popular items over the id space like real interning would */
+        ev[e] = (struct sr_event){.ts_ms = 1500000000000ll + e,
+                                  .user = (uint32_t)(next_u64() % users),
+                                  .item = (uint32_t)(((uint64_t)lo * 2654435761u) % items),
+                                  .type = SR_CLICK,
+                                  .weight = 1.0f};
+    }
+    free(cdf);
+    return ev;
+}
+
+/* The physical limit of the learner: per event, read and write the same
+ * number of random k-float rows (user, positive, negatives) in arrays of
+ * the same size, doing nothing else. Returns events per second. */
+static double limit_loop(const struct sr_event *ev, uint32_t n, int k, int negatives)
+{
+    float *U = calloc((size_t)BENCH_USERS * k, sizeof(float));
+    float *V = calloc((size_t)BENCH_ITEMS * k, sizeof(float));
+    if (!U || !V) {
+        free(U);
+        free(V);
+        return 0;
+    }
+    double t0 = sr_mono_s();
+    for (uint32_t e = 0; e < n; e++) {
+        float *rows[2 + 256];
+        int nr = 0;
+        rows[nr++] = U + (size_t)ev[e].user * k;
+        rows[nr++] = V + (size_t)ev[e].item * k;
+        for (int j = 0; j < negatives; j++)
+            rows[nr++] = V + (size_t)(next_u64() % BENCH_ITEMS) * k;
+        for (int r = 0; r < nr; r++)
+            for (int j = 0; j < k; j++)
+                rows[r][j] = rows[r][j] * 0.999f + 0.001f;
+    }
+    double dt = sr_mono_s() - t0;
+    /* keep the stores observable */
+    volatile float sink = U[ev[0].user * (size_t)k] + V[ev[0].item * (size_t)k];
+    (void)sink;
+    free(U);
+    free(V);
+    return n / dt;
+}
+
+static double replay_rate(const char *path, double *seconds_out)
+{
+    struct sr_config cfg;
+    char err[1024];
+    sr_config_defaults(&cfg);
+    if (src_apply_preset(&cfg, SR_PRESET_TAOBAO, err, sizeof err) ||
+        sr_config_override(&cfg, "eval.enabled=false", err, sizeof err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 0;
+    }
+    const char *paths[] = {path};
+    struct replay_opts o = {.paths = paths, .n_paths = 1};
+    json_t *r = replay_run(&cfg, &o, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "bench: replay: %s\n", err);
+        return 0;
+    }
+    double rate = json_real_value(json_object_get(r, "events_per_s"));
+    *seconds_out = json_real_value(json_object_get(r, "seconds"));
+    json_decref(r);
+    return rate;
+}
+
+static double raw_read_rate(const char *path)
+{
+    char err[512];
+    double t0 = sr_mono_s();
+    struct reader *r = reader_open(path, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 0;
+    }
+    char *line;
+    size_t len;
+    uint64_t lines = 0;
+    int rc;
+    while ((rc = reader_next(r, &line, &len)) != SR_EEOF)
+        if (rc == 0)
+            lines++;
+        else if (rc != SR_ERANGE)
+            break;
+    reader_close(r);
+    return lines / (sr_mono_s() - t0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *out_path = "bench/results.json";
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out_path = argv[++i];
+    json_t *res = json_object();
+    char err[512];
+    kn_set_threads(1);
+
+    /* 1. learner vs its memory limit */
+    struct sr_config cfg;
+    sr_config_defaults(&cfg);
+    cfg.learner.k = BENCH_K;
+    fprintf(stderr, "bench: learner (1M users, 100k items, k=%d, %lld negatives)...\n", BENCH_K,
+            (long long)cfg.learner.negatives);
+    struct sr_event *ev = make_events(BENCH_EVENTS, BENCH_USERS, BENCH_ITEMS);
+    struct mf *m = mf_new(&cfg.learner, err, sizeof err);
+    if (!ev || !m || mf_reserve(m, BENCH_USERS, BENCH_ITEMS) != 0) {
+        fprintf(stderr, "bench: learner setup failed: %s\n", m ? "out of memory" : err);
+        return 1;
+    }
+    double t0 = sr_mono_s();
+    mf_update_batch(m, ev, BENCH_EVENTS);
+    double learner = BENCH_EVENTS / (sr_mono_s() - t0);
+    int rows = 2 + (int)cfg.learner.negatives;
+    double limit = limit_loop(ev, BENCH_EVENTS, BENCH_K, (int)cfg.learner.negatives);
+    json_object_set_new(res, "learner_events_per_s", json_real(learner));
+    json_object_set_new(res, "limit_row_updates_per_s", json_real(limit * rows));
+    json_object_set_new(res, "limit_events_per_s", json_real(limit));
+    json_object_set_new(res, "learner_vs_limit", json_real(learner / limit));
+    json_object_set_new(res, "rows_per_event", json_integer(rows));
+    json_object_set_new(res, "bytes_per_user", json_integer((json_int_t)mf_bytes_per_user(m)));
+    json_object_set_new(res, "bytes_per_item", json_integer((json_int_t)mf_bytes_per_item(m)));
+    json_object_set_new(res, "model_bytes", json_integer((json_int_t)mf_bytes(m)));
+    json_object_set_new(res, "rss_bytes_after_learner",
+                        json_integer((json_int_t)replay_rss_bytes()));
+    mf_free(m);
+    free(ev);
+
+    /* 2. replay vs raw read of the Taobao sample */
+    const char *data = getenv("SR_DATA");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/taobao-userbehavior-sample/UserBehavior_sample.csv.gz",
+             data ? data : "../shared/data");
+    fprintf(stderr, "bench: replay vs raw read (%s)...\n", path);
+    double replay = 0, raw = 0, secs = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double r = replay_rate(path, &secs), w = raw_read_rate(path);
+        replay = fmax(replay, r);
+        raw = fmax(raw, w);
+    }
+    json_object_set_new(res, "replay_events_per_s", json_real(replay));
+    json_object_set_new(res, "raw_read_events_per_s", json_real(raw));
+    json_object_set_new(res, "replay_vs_raw_read", json_real(raw > 0 ? replay / raw : 0));
+
+    /* 3. batched scoring vs peak sgemm */
+    fprintf(stderr, "bench: scoring (top-20 of 100k items, k=32) vs peak sgemm...\n");
+    double peak = kn_sgemm_peak_gflops(1, 2.0), gflops = 0;
+    double users = kn_score_bench(BENCH_ITEMS, BENCH_K, 20, KN_SCORE_BATCH, 1, 3.0, &gflops);
+    json_object_set_new(res, "score_users_per_s", json_real(users));
+    json_object_set_new(res, "score_gflops", json_real(gflops));
+    json_object_set_new(res, "sgemm_gflops_peak", json_real(peak));
+    json_object_set_new(res, "score_vs_peak", json_real(peak > 0 ? gflops / peak : 0));
+    json_object_set_new(res, "threads", json_integer(1));
+
+    printf("%-28s %14s   %s\n", "figure", "value", "baseline in the same run");
+    printf("%-28s %14.0f   %.0f events/s limit loop (%d rows/event): %.2fx\n",
+           "learner_events_per_s", learner, limit, rows, learner / limit);
+    printf("%-28s %14.0f   %.0f events/s raw read: %.2fx\n", "replay_events_per_s", replay, raw,
+           raw > 0 ? replay / raw : 0);
+    printf("%-28s %14.0f   %.1f GFLOP/s of %.1f peak: %.2fx\n", "score_users_per_s", users, gflops,
+           peak, peak > 0 ? gflops / peak : 0);
+    printf("%-28s %14lld   limit 4k+64 = %d\n", "bytes_per_user",
+           (long long)json_integer_value(json_object_get(res, "bytes_per_user")), 4 * BENCH_K + 64);
+    printf("%-28s %14lld   limit 4k+128 = %d\n", "bytes_per_item",
+           (long long)json_integer_value(json_object_get(res, "bytes_per_item")),
+           4 * BENCH_K + 128);
+    if (json_dump_file(res, out_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+        fprintf(stderr, "bench: cannot write %s\n", out_path);
+        return 1;
+    }
+    printf("wrote %s\n", out_path);
+    json_decref(res);
+    return 0;
+}
