@@ -5,6 +5,7 @@
 #include "core/time.h"
 #include "features/feat.h"
 #include "ingest/source.h"
+#include "kernels/kn.h"
 #include "learner/eval.h"
 #include "learner/mf.h"
 
@@ -12,13 +13,28 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Positive events wait here until the model must be current (before an
+ * event is scored, and at the end), then are learned in one
+ * mf_update_batch(), which prefetches rows across events and gives the
+ * same model as one mf_update() per event. */
+#define REPLAY_BATCH 256
+
 /* Everything one run owns; freed together. */
 struct run {
     struct src *src;
     struct feat *feat;
     struct mf *mf;
     struct eval *eval;
+    struct sr_event pending[REPLAY_BATCH];
+    size_t n_pending;
 };
+
+static int learn_pending(struct run *r)
+{
+    int rc = mf_update_batch(r->mf, r->pending, r->n_pending);
+    r->n_pending = 0;
+    return rc;
+}
 
 static void run_free(struct run *r)
 {
@@ -146,6 +162,9 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
     uint64_t total = 0;
     int64_t pop_ms;
 
+    /* One BLAS thread: the learner thread owns the model, and the figures
+     * must not depend on the machine's core count. */
+    kn_set_threads(1);
     if (cfg->eval.enabled && cfg->eval.warmup > 0 &&
         count_admitted(cfg, o, &total, errbuf, errlen) != 0)
         return NULL;
@@ -182,14 +201,24 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
             continue; /* skipped: counted by reason in the feature stage */
         if (rc < 0 || (rc = mf_reserve(r.mf, feat_n_users(r.feat), feat_n_items(r.feat))) != 0)
             break;
+        if (r.eval && eval_will_score(r.eval, &ev) && (rc = learn_pending(&r)) != 0)
+            break;
         if (r.eval && (rc = eval_step(r.eval, &ev, r.feat, r.mf)) != 0)
             break;
         if ((rc = feat_learn(r.feat, &ev)) != 0)
             break;
-        if (ev.weight > 0)
-            mf_update(r.mf, &ev);
+        if (ev.weight > 0) {
+            r.pending[r.n_pending++] = ev;
+            if (r.n_pending == REPLAY_BATCH && (rc = learn_pending(&r)) != 0)
+                break;
+        }
         if (r.eval && (rc = eval_observe(r.eval, &ev)) != 0)
             break;
+    }
+    if (rc == SR_EEOF || rc == 0) {
+        int lrc = learn_pending(&r);
+        if (lrc)
+            rc = lrc;
     }
     if (rc != SR_EEOF && rc != 0) {
         const char *why = rc == SR_EIO ? src_error(r.src) : sr_strerror(rc);

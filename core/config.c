@@ -97,7 +97,7 @@ static const struct sr_cfg_key keys[] = {
      "pairwise BPR or pointwise logistic loss"},
     {"learner", "negatives", SR_CFG_INT, F(learner.negatives), "4", 1, 256, NULL, false,
      "sampled negative items per positive event"},
-    {"learner", "lr", SR_CFG_DOUBLE, F(learner.lr), "0.05", 1e-6, 10, NULL, false,
+    {"learner", "lr", SR_CFG_DOUBLE, F(learner.lr), "0.1", 1e-6, 10, NULL, false,
      "base step size"},
     {"learner", "reg", SR_CFG_DOUBLE, F(learner.reg), "0.01", 0, 10, NULL, false,
      "L2 regularisation"},

@@ -1,8 +1,10 @@
 /* core/intern.c - open-addressing intern table over an append-only arena.
  *
- * Slots hold id+1 (0 = empty) and the upper 32 bits of the id's hash, so a
- * probe compares strings only on a tag match. Strings sit in 1 MiB blocks as
- * [u8 len][bytes][NUL]; an id's string address is kept in a chunked array. */
+ * Slots hold id+1 (0 = empty), the upper 32 bits of the id's hash and the
+ * string's address, so a probe compares strings only on a tag match and
+ * reaches the string without another lookup. Strings sit in 1 MiB blocks as
+ * [u8 len][bytes][NUL]; an id's string address is also kept in a chunked
+ * array for id -> string. */
 #include "core/intern.h"
 #include "core/chunked.h"
 #include "core/err.h"
@@ -14,9 +16,12 @@
 #define ARENA_BLOCK (1u << 20)
 #define MAX_BLOCKS  65536
 
+/* The string's address sits in the slot, so a hit costs two dependent
+ * loads (slot, string) rather than three. */
 struct slot {
-    uint32_t id1; /* id + 1; 0 = empty */
-    uint32_t tag; /* hash >> 32 */
+    uint32_t id1;             /* id + 1; 0 = empty */
+    uint32_t tag;             /* hash >> 32 */
+    const unsigned char *str; /* [len][bytes][NUL] in the arena */
 };
 
 struct sr_intern {
@@ -80,7 +85,7 @@ static size_t probe(const struct sr_intern *in, const char *s, size_t len, uint6
         if (sl->id1 == 0)
             return i;
         if (sl->tag == tag) {
-            const unsigned char *e = entry_of(in, sl->id1 - 1);
+            const unsigned char *e = sl->str;
             if (e[0] == len && memcmp(e + 1, s, len) == 0) {
                 *found = sl->id1 - 1;
                 return i;
@@ -104,6 +109,7 @@ static int grow(struct sr_intern *in)
             i = (i + 1) & (ncap - 1);
         ns[i].id1 = id + 1;
         ns[i].tag = (uint32_t)(h >> 32);
+        ns[i].str = e;
     }
     free(in->slots);
     in->slots = ns;
@@ -160,6 +166,7 @@ int sr_intern_add(struct sr_intern *in, const char *s, size_t len, uint32_t *id,
     *(unsigned char **)sr_chunked_at(&in->strs, in->count) = e;
     in->slots[i].id1 = in->count + 1;
     in->slots[i].tag = (uint32_t)(h >> 32);
+    in->slots[i].str = e;
     *id = in->count++;
     if (added)
         *added = true;

@@ -323,10 +323,19 @@ static bool sampled(const struct eval *e, uint64_t index)
     return u < e->cfg.sample;
 }
 
+static bool will_score(const struct eval *e, const struct sr_event *ev, uint64_t index)
+{
+    return ev->weight > 0 && index >= e->warmup_events && sampled(e, index);
+}
+
+bool eval_will_score(const struct eval *e, const struct sr_event *ev)
+{
+    return will_score(e, ev, e->events);
+}
+
 int eval_step(struct eval *e, const struct sr_event *ev, const struct feat *f, const struct mf *m)
 {
-    uint64_t index = e->events++;
-    if (ev->weight <= 0 || index < e->warmup_events || !sampled(e, index))
+    if (!will_score(e, ev, e->events++))
         return 0;
 
     int rc = reserve_users(e, ev->user + 1);

@@ -62,6 +62,9 @@ void eval_free(struct eval *e);
  * for ev's user and every item of f. Counts the event either way.
  * Returns 0 or SR_ENOMEM. */
 int eval_step(struct eval *e, const struct sr_event *ev, const struct feat *f, const struct mf *m);
+/** Will the next eval_step(e, ev) score ev (so it needs the model up to
+ * date)? Pure; for callers that batch learning between scored events. */
+bool eval_will_score(const struct eval *e, const struct sr_event *ev);
 /** Adds ev to its user's history (seen items, purchases). Returns 0 or SR_ENOMEM. */
 int eval_observe(struct eval *e, const struct sr_event *ev);
 
