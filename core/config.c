@@ -107,6 +107,8 @@ static const struct sr_cfg_key keys[] = {
      "share of negatives drawn in proportion to recent popularity (the rest uniformly)"},
     {"learner", "adagrad", SR_CFG_BOOL, F(learner.adagrad), "true", NOLIM, NULL, false,
      "AdaGrad-style per-row step sizes"},
+    {"learner", "item_bias", SR_CFG_BOOL, F(learner.item_bias), "false", NOLIM, NULL, false,
+     "learn a bias per item, so scores are p.q + b and an unknown user still gets a ranking"},
     {"learner", "seed", SR_CFG_INT, F(learner.seed), "42", 0, 9e15, NULL, false,
      "seed of every random choice (same input, config and seed give the same model)"},
 

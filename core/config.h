@@ -81,6 +81,7 @@ struct sr_learner_cfg {
     double init_std;    /* initial factor scale */
     double neg_pop_mix; /* share of negatives drawn by popularity (rest uniform) */
     bool adagrad;       /* per-row AdaGrad step sizes */
+    bool item_bias;     /* learn a bias per item (scores p.q + b) */
     int64_t seed;       /* RNG seed */
 };
 

@@ -68,6 +68,7 @@ struct mf_settings {
     float init_scale;    /* half-width of the uniform initial factors */
     uint64_t pop_thresh; /* a draw's low 32 bits below this: popularity negative */
     bool adagrad;
+    bool item_bias; /* x_ui = p_u.q_i + b_i */
     uint64_t seed;
     unsigned chunk_bits; /* rows per chunk = 1 << chunk_bits */
 };
@@ -77,7 +78,7 @@ struct mf_state {
     struct sr_chunked users;    /* [n_users][kp] floats */
     struct sr_chunked items;    /* [n_items][kp] floats */
     struct sr_chunked user_acc; /* [n_users] float, AdaGrad accumulator */
-    struct sr_chunked item_acc; /* [n_items] float, AdaGrad accumulator */
+    struct sr_chunked item_acc; /* [n_items][2] float: AdaGrad accumulator, item bias */
     uint32_t n_users, n_items;  /* rows that exist (initialised) */
     uint64_t rng[4];            /* xoshiro256** state */
     uint32_t *ring;             /* [MF_RING_SIZE] recent positive items, owned */
@@ -93,6 +94,7 @@ struct mf_scratch {
     float *qq;       /* [negatives + 1] squared norms q.q */
     float *coef;     /* [negatives + 1] loss coefficients c */
     float *step;     /* [negatives + 1] step sizes */
+    float *xb;       /* [negatives + 1] scores with item bias */
     uint32_t *negs;  /* [MF_SLOTS][negatives] sampled negatives of pending events */
     uint32_t *n_neg; /* [MF_SLOTS] negatives actually drawn */
 };
@@ -277,7 +279,9 @@ static void mf_init_row(const struct mf *m, int kind, uint32_t id, float *row, f
         float u = (float)(h >> 40) * (1.0f / 16777216.0f); /* [0, 1), 24 bits */
         row[j] = (2.0f * u - 1.0f) * m->set.init_scale;
     }
-    *acc = MF_ADAGRAD_G0;
+    acc[0] = MF_ADAGRAD_G0;
+    if (kind == MF_KIND_ITEM)
+        acc[1] = 0.0f; /* item bias */
 }
 
 /* ---- phase 1: sampling ------------------------------------------------ */
@@ -347,19 +351,24 @@ static void mf_step(struct mf *m, const struct sr_event *ev, const uint32_t *neg
     mf_dot3(p, q[0], kp, &x[0], &qq[0], &pp);
     for (uint32_t r = 1; r < n_rows; r++)
         mf_dot2(p, q[r], kp, &x[r], &qq[r]);
+    /* Item biases: x_r = p.q_r + b_r. The factor part of the AdaGrad
+     * increment below uses p.q_r alone, so keep it apart. */
+    float *xb = m->scr.xb;
+    for (uint32_t r = 0; r < n_rows; r++)
+        xb[r] = x[r] + (m->set.item_bias ? mf_iacc(m, r ? negs[r - 1] : ev->item)[1] : 0.0f);
 
     /* Loss coefficients (see the top of this file). */
     if (m->set.loss == SR_LOSS_BPR) {
         c[0] = 0.0f;
         for (uint32_t r = 1; r < n_rows; r++) {
-            float g = mf_sigmoid(x[r] - x[0]);
+            float g = mf_sigmoid(xb[r] - xb[0]);
             c[r] = -g;
             c[0] += g;
         }
     } else {
-        c[0] = mf_sigmoid(-x[0]);
+        c[0] = mf_sigmoid(-xb[0]);
         for (uint32_t r = 1; r < n_rows; r++)
-            c[r] = -mf_sigmoid(x[r]);
+            c[r] = -mf_sigmoid(xb[r]);
     }
 
     /* User gradient gu = sum_r c_r q_r - reg p and |gu|^2, in one pass,
@@ -385,6 +394,11 @@ static void mf_step(struct mf *m, const struct sr_event *ev, const uint32_t *neg
     }
     for (uint32_t r = 0; r < n_rows; r++)
         mf_scale_add(q[r], 1.0f - step[r] * reg, step[r] * c[r], p, kp);
+    if (m->set.item_bias)
+        for (uint32_t r = 0; r < n_rows; r++) {
+            float *b = mf_iacc(m, r ? negs[r - 1] : ev->item) + 1;
+            *b += step[r] * (c[r] - reg * *b);
+        }
 
     /* The user row last. */
     float step_u = eta;
@@ -435,6 +449,7 @@ struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen)
     s->init_scale = (float)(cfg->init_std * sqrt(3.0 / (double)s->k));
     s->pop_thresh = (uint64_t)(cfg->neg_pop_mix * 4294967296.0);
     s->adagrad = cfg->adagrad;
+    s->item_bias = cfg->item_bias;
     s->seed = (uint64_t)cfg->seed;
     unsigned row_log2 = 0;
     while (((size_t)1 << row_log2) < (size_t)s->kp * sizeof(float))
@@ -445,7 +460,7 @@ struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen)
     if (sr_chunked_init(&st->users, s->kp * sizeof(float), s->chunk_bits) ||
         sr_chunked_init(&st->items, s->kp * sizeof(float), s->chunk_bits) ||
         sr_chunked_init(&st->user_acc, sizeof(float), s->chunk_bits) ||
-        sr_chunked_init(&st->item_acc, sizeof(float), s->chunk_bits))
+        sr_chunked_init(&st->item_acc, 2 * sizeof(float), s->chunk_bits))
         goto err_free_model;
     st->ring = calloc(MF_RING_SIZE, sizeof *st->ring);
     if (!st->ring)
@@ -463,10 +478,11 @@ struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen)
     m->scr.qq = malloc((neg + 1) * sizeof(float));
     m->scr.coef = malloc((neg + 1) * sizeof(float));
     m->scr.step = malloc((neg + 1) * sizeof(float));
+    m->scr.xb = malloc((neg + 1) * sizeof(float));
     m->scr.negs = malloc(MF_SLOTS * neg * sizeof(uint32_t));
     m->scr.n_neg = malloc(MF_SLOTS * sizeof(uint32_t));
     if (!m->scr.grad_u || !m->scr.rows || !m->scr.x || !m->scr.qq || !m->scr.coef || !m->scr.step ||
-        !m->scr.negs || !m->scr.n_neg)
+        !m->scr.xb || !m->scr.negs || !m->scr.n_neg)
         goto err_free_model;
     return m;
 
@@ -493,6 +509,7 @@ void mf_free(struct mf *m)
     free(m->scr.qq);
     free(m->scr.coef);
     free(m->scr.step);
+    free(m->scr.xb);
     free(m->scr.negs);
     free(m->scr.n_neg);
     free(m);
@@ -616,6 +633,11 @@ void mf_score_all(const struct mf *m, uint32_t user, float *scores, uint32_t n_i
     for (uint32_t start = 0; start < have; start += per) {
         uint32_t rows = have - start < per ? have - start : per;
         kn_gemv((int)rows, (int)m->set.kp, mf_irow(m, start), p, scores + start);
+        if (m->set.item_bias) {
+            const float *aux = sr_chunked_at(&m->st.item_acc, start);
+            for (uint32_t i = 0; i < rows; i++)
+                scores[start + i] += aux[2 * i + 1];
+        }
     }
     for (uint32_t i = have; i < n_items; i++)
         scores[i] = 0.0f;
@@ -625,7 +647,8 @@ float mf_score(const struct mf *m, uint32_t user, uint32_t item)
 {
     if (user >= m->st.n_users || item >= m->st.n_items)
         return 0.0f;
-    return mf_dot(mf_urow(m, user), mf_irow(m, item), m->set.kp);
+    return mf_dot(mf_urow(m, user), mf_irow(m, item), m->set.kp) +
+           (m->set.item_bias ? mf_iacc(m, item)[1] : 0.0f);
 }
 
 const float *mf_user_vec(const struct mf *m, uint32_t user)
@@ -636,6 +659,11 @@ const float *mf_user_vec(const struct mf *m, uint32_t user)
 const float *mf_item_vec(const struct mf *m, uint32_t item)
 {
     return item < m->st.n_items ? mf_irow(m, item) : NULL;
+}
+
+float mf_item_bias(const struct mf *m, uint32_t item)
+{
+    return item < m->st.n_items ? mf_iacc(m, item)[1] : 0.0f;
 }
 
 uint32_t mf_k(const struct mf *m)

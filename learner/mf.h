@@ -50,6 +50,9 @@ float mf_score(const struct mf *m, uint32_t user, uint32_t item);
 const float *mf_user_vec(const struct mf *m, uint32_t user);
 const float *mf_item_vec(const struct mf *m, uint32_t item);
 
+/** Learned bias of an item (0 when learner.item_bias is off or no row). */
+float mf_item_bias(const struct mf *m, uint32_t item);
+
 uint32_t mf_k(const struct mf *m);
 uint32_t mf_n_users(const struct mf *m);
 uint32_t mf_n_items(const struct mf *m);

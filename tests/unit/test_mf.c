@@ -67,9 +67,13 @@ static bool t_same_model(const struct mf *a, const struct mf *b)
     for (uint32_t u = 0; u < mf_n_users(a); u++)
         if (memcmp(mf_user_vec(a, u), mf_user_vec(b, u), bytes) != 0)
             return false;
-    for (uint32_t i = 0; i < mf_n_items(a); i++)
+    for (uint32_t i = 0; i < mf_n_items(a); i++) {
         if (memcmp(mf_item_vec(a, i), mf_item_vec(b, i), bytes) != 0)
             return false;
+        float ba = mf_item_bias(a, i), bb = mf_item_bias(b, i);
+        if (memcmp(&ba, &bb, sizeof ba) != 0)
+            return false;
+    }
     return true;
 }
 
@@ -115,10 +119,12 @@ START_TEST(test_batch_equals_sequential)
     static const size_t splits[] = {1, 3, 17, 1000, 5000};
     const size_t n = 5000;
     struct sr_event *evs = t_stream(n, 200, 90, 2);
-    for (int loss = SR_LOSS_BPR; loss <= SR_LOSS_LOGISTIC; loss++) {
+    for (int loss = SR_LOSS_BPR; loss <= SR_LOSS_LOGISTIC + 1; loss++) {
         for (size_t ni = 0; ni < sizeof negs / sizeof negs[0]; ni++) {
             struct sr_learner_cfg lc = t_cfg();
-            lc.loss = loss;
+            /* the pass after the two losses: BPR with item biases */
+            lc.loss = loss > SR_LOSS_LOGISTIC ? SR_LOSS_BPR : loss;
+            lc.item_bias = loss > SR_LOSS_LOGISTIC;
             lc.negatives = negs[ni];
             struct mf *seq = t_new(&lc, 200, 90);
             for (size_t e = 0; e < n; e++)
@@ -353,6 +359,7 @@ START_TEST(test_score_all_matches_score)
     /* Enough items for several chunks (16384 rows per chunk at k = 32). */
     const uint32_t n_items = 40000;
     struct sr_learner_cfg lc = t_cfg();
+    lc.item_bias = _i == 1;
     struct mf *m = t_new(&lc, 20, n_items);
     struct sr_event *evs = t_stream(20000, 20, n_items, 4);
     ck_assert_int_eq(mf_update_batch(m, evs, 20000), 0);
@@ -363,7 +370,9 @@ START_TEST(test_score_all_matches_score)
         for (uint32_t i = 0; i < n_items; i++) {
             float one = mf_score(m, u, i);
             /* A plain double-precision dot product as the yardstick. */
-            double ref = 0;
+            double ref = mf_item_bias(m, i);
+            if (!lc.item_bias)
+                ck_assert(mf_item_bias(m, i) == 0.0f);
             for (uint32_t j = 0; j < mf_k(m); j++)
                 ref += (double)mf_user_vec(m, u)[j] * mf_item_vec(m, i)[j];
             ck_assert_msg(fabs(scores[i] - one) <= 1e-5 * (1 + fabs(ref)), "u %u i %u", u, i);
@@ -373,6 +382,34 @@ START_TEST(test_score_all_matches_score)
             ck_assert(scores[i] == 0.0f); /* no row: 0 */
     }
     free(scores);
+    free(evs);
+    mf_free(m);
+}
+END_TEST
+
+/* With item biases and uniform negatives the biases learn popularity: the
+ * most frequent items end with higher biases than the rarest. */
+START_TEST(test_item_bias_learns_popularity)
+{
+    struct sr_learner_cfg lc = t_cfg();
+    lc.item_bias = true;
+    lc.neg_pop_mix = 0;
+    const uint32_t n_items = 200;
+    struct mf *m = t_new(&lc, 300, n_items);
+    struct sr_event *evs = t_stream(40000, 300, n_items, 9);
+    uint32_t count[200] = {0};
+    for (size_t e = 0; e < 40000; e++)
+        if (evs[e].weight > 0)
+            count[evs[e].item]++;
+    ck_assert_int_eq(mf_update_batch(m, evs, 40000), 0);
+    /* t_stream favours low ids: items 0..19 are the most frequent. */
+    double top = 0, tail = 0;
+    for (uint32_t i = 0; i < 20; i++) {
+        ck_assert_uint_gt(count[i], count[n_items - 1 - i]);
+        top += mf_item_bias(m, i);
+        tail += mf_item_bias(m, n_items - 1 - i);
+    }
+    ck_assert_msg(top > tail + 1.0, "bias top %.3f tail %.3f", top / 20, tail / 20);
     free(evs);
     mf_free(m);
 }
@@ -446,7 +483,8 @@ Suite *mf_suite(void)
     tcase_add_test(tc, test_weight_zero_noop);
     tcase_add_test(tc, test_update_is_local);
     tcase_add_test(tc, test_single_item);
-    tcase_add_test(tc, test_score_all_matches_score);
+    tcase_add_loop_test(tc, test_score_all_matches_score, 0, 2);
+    tcase_add_test(tc, test_item_bias_learns_popularity);
     tcase_add_test(tc, test_bytes);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
