@@ -24,6 +24,9 @@ else
     "$BIN" replay --report "$OUT/synth.json" "$OUT/synth.csv"
 fi
 echo
-echo "report (JSON) of the last run, as written by --report:"
-head -c 600 "$OUT"/*.json | tail -c 600
-echo
+echo "== the JSON reports (--report), abridged:"
+for f in "$OUT"/*.json; do
+    jq -c '{dataset, events, applied, scored, events_per_s: (.events_per_s|floor),
+            exclude_seen_hr20: (.exclude_seen | map_values(.["hr@20"])),
+            memory: {users: .memory.users, items: .memory.items, bytes_per_user: .memory.bytes_per_user}}' "$f"
+done
