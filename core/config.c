@@ -131,6 +131,36 @@ static const struct sr_cfg_key keys[] = {
      "leave out every item the user interacted with"},
     {"serve", "fallback_min_events", SR_CFG_INT, F(serve.fallback_min_events), "1", 0, 1e6, NULL,
      false, "users with fewer positive events get the popularity list instead of MF"},
+
+    {"redis", "host", SR_CFG_STRING, F(redis.host), "127.0.0.1", NOLIM, NULL, false,
+     "Redis server name or address"},
+    {"redis", "port", SR_CFG_INT, F(redis.port), "6379", 1, 65535, NULL, false,
+     "Redis TCP port"},
+    {"redis", "user", SR_CFG_STRING, F(redis.user), "", NOLIM, NULL, false,
+     "Redis ACL user (AUTH user password); empty: AUTH with the password alone"},
+    {"redis", "password", SR_CFG_STRING, F(redis.password), "", NOLIM, NULL, true,
+     "Redis password; empty: no AUTH. Never written to logs, dumps or reports"},
+    {"redis", "db", SR_CFG_INT, F(redis.db), "0", 0, 1000, NULL, false,
+     "Redis database number (SELECT)"},
+    {"redis", "namespace", SR_CFG_STRING, F(redis.namespace), "streamrec", NOLIM, NULL, false,
+     "key prefix: <namespace>:rec:<user>, :sim:<item>, :trending:<window>, :model"},
+    {"redis", "ttl", SR_CFG_DURATION, F(redis.ttl_ms), "7d", 0, YEAR_MS, NULL, false,
+     "expiry of rec and sim keys (whole seconds, rounded up); 0 = none; trending and model keys never expire"},
+    {"redis", "connect_timeout", SR_CFG_DURATION, F(redis.connect_timeout_ms), "2s", 10, 60000,
+     NULL, false, "time allowed to connect and authenticate"},
+    {"redis", "timeout", SR_CFG_DURATION, F(redis.timeout_ms), "5s", 10, 600000, NULL, false,
+     "time allowed for one pipelined batch of writes (or one read) before the connection is dropped"},
+    {"redis", "backoff_min", SR_CFG_DURATION, F(redis.backoff_min_ms), "100ms", 1, 60000, NULL,
+     false, "first delay before reconnecting to an unreachable Redis"},
+    {"redis", "backoff_max", SR_CFG_DURATION, F(redis.backoff_max_ms), "5s", 1, 600000, NULL,
+     false, "reconnect delays double up to this"},
+
+    {"publish", "interval_ms", SR_CFG_INT, F(publish.interval_ms), "100", 0, 60000, NULL,
+     false, "debounce, milliseconds: dirty keys are written at most this often (a key offered many times in between is written once, newest value)"},
+    {"publish", "batch", SR_CFG_INT, F(publish.batch), "512", 1, 100000, NULL, false,
+     "SET commands per pipelined round trip"},
+    {"publish", "max_pending", SR_CFG_INT, F(publish.max_pending), "1000000", 16, 1e9, NULL,
+     false, "most distinct keys waiting to be written (memory bound while Redis is down); offers of new keys beyond it are dropped and counted"},
 };
 /* clang-format on */
 
@@ -252,7 +282,7 @@ static int bad_value(const struct sr_cfg_key *k, const char *value, char *errbuf
     char allowed[256];
     range_text(k, allowed, sizeof allowed);
     return sr_seterr(errbuf, errlen, SR_ECONFIG, "%s.%s: invalid value '%s' (allowed: %s)",
-                     k->section, k->key, value, allowed);
+                     k->section, k->key, k->secret ? "***" : value, allowed);
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -463,6 +493,14 @@ int sr_config_validate(const struct sr_config *cfg, char *errbuf, size_t errlen)
         return sr_seterr(errbuf, errlen, SR_ECONFIG,
                          "eval.pop_window: '%s' is not one of features.pop_windows (%s)",
                          cfg->eval.pop_window, cfg->features.pop_windows);
+    if (cfg->redis.backoff_min_ms > cfg->redis.backoff_max_ms)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG,
+                         "redis.backoff_min (%lld ms) is larger than redis.backoff_max (%lld ms)",
+                         (long long)cfg->redis.backoff_min_ms,
+                         (long long)cfg->redis.backoff_max_ms);
+    if (cfg->redis.namespace[0] == '\0' || cfg->redis.host[0] == '\0')
+        return sr_seterr(errbuf, errlen, SR_ECONFIG, "redis.%s: must not be empty",
+                         cfg->redis.host[0] ? "namespace" : "host");
     if (cfg->ingest.delimiter[0] == '\0' ||
         (strlen(cfg->ingest.delimiter) > 1 && strcmp(cfg->ingest.delimiter, "tab") != 0 &&
          strcmp(cfg->ingest.delimiter, "\\t") != 0))

@@ -100,6 +100,26 @@ struct sr_serve_cfg {
     int64_t fallback_min_events; /* users with fewer positives get popularity */
 };
 
+struct sr_redis_cfg {
+    char host[SR_CFG_STR_MAX];     /* server name or address */
+    int64_t port;                  /* TCP port */
+    char user[128];                /* ACL user; empty = AUTH with the password only */
+    char password[SR_CFG_STR_MAX]; /* secret: never logged or dumped; empty = no AUTH */
+    int64_t db;                    /* SELECTed database */
+    char namespace[64];            /* key prefix: <namespace>:rec:<user> ... */
+    int64_t ttl_ms;                /* expiry of rec/sim keys; 0 = none */
+    int64_t connect_timeout_ms;    /* connect and AUTH */
+    int64_t timeout_ms;            /* one pipelined round trip */
+    int64_t backoff_min_ms;        /* first reconnect delay ... */
+    int64_t backoff_max_ms;        /* ... doubled up to this */
+};
+
+struct sr_publish_cfg {
+    int64_t interval_ms; /* debounce: dirty keys are written at most this often */
+    int64_t batch;       /* SETs per pipelined round trip */
+    int64_t max_pending; /* distinct dirty keys kept; offers of new keys beyond are dropped */
+};
+
 struct sr_pass_kv {
     char key[128];
     char value[SR_CFG_STR_MAX];
@@ -113,6 +133,8 @@ struct sr_config {
     struct sr_learner_cfg learner;
     struct sr_eval_cfg eval;
     struct sr_serve_cfg serve;
+    struct sr_redis_cfg redis;
+    struct sr_publish_cfg publish;
     struct sr_pass_kv kafka[SR_CFG_PASS_MAX]; /* [kafka] keys, passed to librdkafka unchanged */
     size_t n_kafka;
 };
