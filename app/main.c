@@ -13,6 +13,7 @@ struct command {
 static const struct command commands[] = {
     {"replay", cmd_replay, "the pipeline from a dataset file, with prequential evaluation"},
     {"gen", cmd_gen, "synthetic event stream with realistic skew"},
+    {"recs", cmd_recs, "read a user's recommendations from Redis"},
     {"config", cmd_config, "print every configuration key (--dump) or check a file (--check)"},
 };
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lookup_get(const struct sr_redis_cfg *cfg, enum pub_kind kind, const char *id,
-               char **value_out, size_t *len_out, char *errbuf, size_t errlen)
+int lookup_get(const struct sr_redis_cfg *cfg, enum pub_kind kind, const char *id, char **value_out,
+               size_t *len_out, char *errbuf, size_t errlen)
 {
     char key[PUB_ID_MAX + 128];
     *value_out = NULL;
@@ -15,8 +15,7 @@ int lookup_get(const struct sr_redis_cfg *cfg, enum pub_kind kind, const char *i
         return sr_seterr(errbuf, errlen, SR_EINVAL, "unknown key kind %d", (int)kind);
     int kl = rconn_key(cfg, (int)kind, id, strlen(id), key, sizeof key);
     if (kl < 0)
-        return sr_seterr(errbuf, errlen, SR_EINVAL, "id too long (at most %d bytes)",
-                         PUB_ID_MAX);
+        return sr_seterr(errbuf, errlen, SR_EINVAL, "id too long (at most %d bytes)", PUB_ID_MAX);
     redisContext *c;
     int rc = rconn_open(cfg, &c, errbuf, errlen);
     if (rc)

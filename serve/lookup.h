@@ -14,7 +14,7 @@
  * (unreachable, timeout), SR_ECONFIG (AUTH refused) or SR_EPARSE (the key
  * holds something other than a string); errbuf gets one line naming the
  * server but never the password. Any thread. */
-int lookup_get(const struct sr_redis_cfg *cfg, enum pub_kind kind, const char *id,
-               char **value_out, size_t *len_out, char *errbuf, size_t errlen);
+int lookup_get(const struct sr_redis_cfg *cfg, enum pub_kind kind, const char *id, char **value_out,
+               size_t *len_out, char *errbuf, size_t errlen);
 
 #endif

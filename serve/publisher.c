@@ -40,7 +40,7 @@ struct pub_payload {
 };
 
 struct pub_entry {
-    struct pub_entry *next; /* queue link, or free-list link */
+    struct pub_entry *next;      /* queue link, or free-list link */
     struct pub_payload *payload; /* newest list not yet handed to Redis; owned */
     uint64_t hash;
     bool inflight, queued;
@@ -67,8 +67,8 @@ struct publisher {
 
     /* shared state, under mu */
     pthread_mutex_t mu;
-    pthread_cond_t wake;    /* publisher thread: work, flush or stop */
-    pthread_cond_t drained; /* flushers: a round ended */
+    pthread_cond_t wake;      /* publisher thread: work, flush or stop */
+    pthread_cond_t drained;   /* flushers: a round ended */
     struct pub_entry **slots; /* [cap], open addressing, linear probing */
     size_t cap, count;
     struct pub_entry *qhead, *qtail;
@@ -103,8 +103,8 @@ static uint64_t key_hash(int kind, const char *id, size_t len)
     return XXH3_64bits_withSeed(id, len, (uint64_t)kind + 1);
 }
 
-static size_t find_slot(const struct publisher *p, uint64_t h, int kind, const char *id,
-                        size_t len, bool *found)
+static size_t find_slot(const struct publisher *p, uint64_t h, int kind, const char *id, size_t len,
+                        bool *found)
 {
     size_t mask = p->cap - 1, i = (size_t)h & mask;
     for (;; i = (i + 1) & mask) {
@@ -529,8 +529,9 @@ out_io_error:
     {
         char msg[256];
         rconn_scrub(&p->rcfg, p->c->errstr, msg, sizeof msg);
-        SR_WARN(SR_MOD_SERVE, "lost the Redis connection to %s:%lld (%s); %llu keys pending, "
-                              "reconnecting",
+        SR_WARN(SR_MOD_SERVE,
+                "lost the Redis connection to %s:%lld (%s); %llu keys pending, "
+                "reconnecting",
                 p->rcfg.host, (long long)p->rcfg.port, msg[0] ? msg : "I/O error",
                 (unsigned long long)atomic_load(&p->pending));
     }
@@ -599,8 +600,8 @@ static void try_connect(struct publisher *p, int *failures, int64_t *backoff_ms,
         SR_DEBUG(SR_MOD_SERVE, "%s (attempt %d)", err, *failures + 1);
     (*failures)++;
     *next_try_ms = mono_ms() + *backoff_ms;
-    *backoff_ms = *backoff_ms * 2 > p->rcfg.backoff_max_ms ? p->rcfg.backoff_max_ms
-                                                           : *backoff_ms * 2;
+    *backoff_ms =
+        *backoff_ms * 2 > p->rcfg.backoff_max_ms ? p->rcfg.backoff_max_ms : *backoff_ms * 2;
 }
 
 static void *pub_main(void *arg)
@@ -662,7 +663,7 @@ static void *pub_main(void *arg)
         complete_batch(p, n, ok, model_ok);
         if (!p->c) {
             next_try_ms = mono_ms() + backoff_ms; /* lost it: back off before reconnecting */
-            failures = 1;                        /* already reported */
+            failures = 1;                         /* already reported */
         } else if (!more) {
             /* Debounce: the next round starts one interval after this one. */
             next_round_ms = now + p->pcfg.interval_ms;

@@ -41,16 +41,16 @@ struct publisher;
 /** Counters, readable from any thread (each read is atomic; the set is not a
  * snapshot of one instant). */
 struct pub_stats {
-    uint64_t offers;          /* lists accepted by pub_offer */
-    uint64_t sets;            /* SETs Redis acknowledged */
-    uint64_t model_writes;    /* model HSETs Redis acknowledged */
-    uint64_t errors;          /* failed commands, round trips and connection attempts */
-    uint64_t connects;        /* connections established (the first one included) */
-    uint64_t reconnects;      /* connections established after a lost or failed one */
-    uint64_t dropped;         /* lists refused: max_pending new keys waiting, or not UTF-8 */
-    uint64_t pending;         /* distinct keys waiting to be written (in flight included) */
-    uint64_t batches;         /* pipelined round trips */
-    bool connected;           /* a connection is open now */
+    uint64_t offers;       /* lists accepted by pub_offer */
+    uint64_t sets;         /* SETs Redis acknowledged */
+    uint64_t model_writes; /* model HSETs Redis acknowledged */
+    uint64_t errors;       /* failed commands, round trips and connection attempts */
+    uint64_t connects;     /* connections established (the first one included) */
+    uint64_t reconnects;   /* connections established after a lost or failed one */
+    uint64_t dropped;      /* lists refused: max_pending new keys waiting, or not UTF-8 */
+    uint64_t pending;      /* distinct keys waiting to be written (in flight included) */
+    uint64_t batches;      /* pipelined round trips */
+    bool connected;        /* a connection is open now */
 };
 
 /** Starts the publisher thread. Both configs are copied. It connects in the

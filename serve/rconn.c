@@ -60,8 +60,8 @@ static int command_ok(const struct sr_redis_cfg *cfg, redisContext *c, int argc,
 int rconn_open(const struct sr_redis_cfg *cfg, redisContext **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    redisContext *c = redisConnectWithTimeout(cfg->host, (int)cfg->port,
-                                              ms_tv(cfg->connect_timeout_ms));
+    redisContext *c =
+        redisConnectWithTimeout(cfg->host, (int)cfg->port, ms_tv(cfg->connect_timeout_ms));
     if (!c)
         return sr_seterr(errbuf, errlen, SR_ENOMEM, "Redis at %s:%lld: out of memory", cfg->host,
                          (long long)cfg->port);

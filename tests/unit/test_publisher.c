@@ -106,8 +106,9 @@ static void rs_start(const char *password)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        const char *argv[16] = {"redis-server", "--port", port, "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--daemonize", "no"};
+        const char *argv[16] = {"redis-server", "--port",      port, "--bind",
+                                "127.0.0.1",    "--save",      "",   "--appendonly",
+                                "no",           "--daemonize", "no"};
         int n = 11;
         if (password) {
             argv[n++] = "--requirepass";
@@ -159,7 +160,7 @@ static void rs_teardown(void)
 #define NEED_REDIS()                                                                               \
     do {                                                                                           \
         if (!have_redis()) {                                                                       \
-            fprintf(stderr, "test_publisher: redis-server not installed; skipped\n");             \
+            fprintf(stderr, "test_publisher: redis-server not installed; skipped\n");              \
             return;                                                                                \
         }                                                                                          \
     } while (0)
