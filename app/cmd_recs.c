@@ -32,8 +32,10 @@ static int print_table(const char *user, const char *raw)
     json_t *items = json_object_get(o, "items"), *scores = json_object_get(o, "scores");
     if (!json_is_array(items) || !json_is_array(scores) ||
         json_array_size(items) != json_array_size(scores)) {
-        fprintf(stderr, "streamrec: the value for user '%s' is not a recommendation list "
-                        "(--json prints it)\n", user);
+        fprintf(stderr,
+                "streamrec: the value for user '%s' is not a recommendation list "
+                "(--json prints it)\n",
+                user);
         json_decref(o);
         return 1;
     }
@@ -99,8 +101,10 @@ int cmd_recs(int argc, char **argv)
     char *raw = NULL, err[512];
     int rc = lookup_get(&cfg.redis, PUB_REC, user, &raw, NULL, err, sizeof err);
     if (rc == SR_ENOENT) {
-        fprintf(stderr, "streamrec: no recommendations for user '%s' (%s:rec:%s does not exist "
-                        "or has expired)\n", user, cfg.redis.namespace, user);
+        fprintf(stderr,
+                "streamrec: no recommendations for user '%s' (%s:rec:%s does not exist "
+                "or has expired)\n",
+                user, cfg.redis.namespace, user);
         return 1;
     }
     if (rc != 0) {

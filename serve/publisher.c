@@ -92,6 +92,8 @@ struct publisher {
     redisContext *c;
     struct pub_job *jobs; /* [pcfg.batch] */
     bool *ok;             /* [pcfg.batch]: which jobs Redis acknowledged */
+    bool refused;         /* the last round had error replies (logged once per streak) */
+    bool reauth;          /* an error reply asked for AUTH: reconnect */
     struct pub_field model_snap[PUB_MODEL_MAX];
     size_t n_model_snap;
 };
@@ -498,6 +500,7 @@ static bool write_batch(struct publisher *p, size_t n, bool *ok)
         model_appended = true;
     }
     atomic_fetch_add(&p->batches, 1);
+    bool refused_now = false;
     /* Replies come back in order; skipped (dropped) jobs sent nothing. */
     for (size_t i = 0; i < n + model_appended; i++) {
         if (i < n && ok[i])
@@ -510,7 +513,13 @@ static bool write_batch(struct publisher *p, size_t n, bool *ok)
             char msg[256];
             rconn_scrub(&p->rcfg, r->str ? r->str : "", msg, sizeof msg);
             atomic_fetch_add(&p->errors, 1);
-            SR_DEBUG(SR_MOD_SERVE, "Redis refused a write: %s", msg);
+            if (!refused_now)
+                SR_LOG(p->refused ? SR_LOG_DEBUG : SR_LOG_WARN, SR_MOD_SERVE,
+                       "Redis at %s:%lld refuses writes (%s); keys stay pending and are retried",
+                       p->rcfg.host, (long long)p->rcfg.port, msg);
+            refused_now = true;
+            if (strncmp(msg, "NOAUTH", 6) == 0 || strncmp(msg, "WRONGPASS", 9) == 0)
+                p->reauth = true;
         }
         if (i < n) {
             ok[i] = good;
@@ -520,6 +529,14 @@ static bool write_batch(struct publisher *p, size_t n, bool *ok)
             atomic_fetch_add(&p->model_writes, good);
         }
         freeReplyObject(r);
+    }
+    if (p->refused && !refused_now)
+        SR_INFO(SR_MOD_SERVE, "Redis at %s:%lld accepts writes again", p->rcfg.host,
+                (long long)p->rcfg.port);
+    p->refused = refused_now;
+    if (p->reauth) {
+        p->reauth = false;
+        drop_connection(p); /* reconnect, and AUTH again */
     }
     return model_ok;
 
@@ -664,6 +681,11 @@ static void *pub_main(void *arg)
         if (!p->c) {
             next_try_ms = mono_ms() + backoff_ms; /* lost it: back off before reconnecting */
             failures = 1;                         /* already reported */
+        } else if (p->refused) {
+            /* Error replies: do not retry faster than the reconnect backoff. */
+            next_round_ms =
+                now + (p->pcfg.interval_ms > p->rcfg.backoff_min_ms ? p->pcfg.interval_ms
+                                                                    : p->rcfg.backoff_min_ms);
         } else if (!more) {
             /* Debounce: the next round starts one interval after this one. */
             next_round_ms = now + p->pcfg.interval_ms;

@@ -89,5 +89,10 @@ expect_error "wrong password" "authentication" -- \
 if grep -q 'Wrong-e2e-99' "$T/err"; then bad "wrong password is shown"; else ok; fi
 expect_error "no password" "NOAUTH" -- "$BIN" recs u1 -o redis.port="$port"
 
+# The password never shows in a dump.
+"$BIN" config --dump -o redis.password=Pw-e2e-4711 >"$T/out" 2>&1
+if grep -q 'Pw-e2e-4711' "$T/out" || ! grep -q '^password = \*\*\*$' "$T/out"; then
+    bad "config dump shows the password"; else ok; fi
+
 echo "recs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -632,6 +632,46 @@ START_TEST(test_unreachable_at_start)
 }
 END_TEST
 
+START_TEST(test_refused_writes)
+{
+    NEED_REDIS();
+    rs_start(NULL);
+    struct sr_config cfg;
+    test_cfg(&cfg);
+    struct publisher *p = start_pub(&cfg);
+    redisContext *c = rs_admin(NULL);
+    ck_assert_ptr_nonnull(c);
+    /* maxmemory 1 with the default noeviction policy: every SET gets -OOM. */
+    freeReplyObject(redisCommand(c, "CONFIG SET maxmemory 1"));
+    char path[] = "/tmp/sr_pub_log_XXXXXX";
+    close(mkstemp(path));
+    int saved = capture_stderr(path);
+    const char *items[] = {"a"};
+    float s = 1;
+    ck_assert_int_eq(pub_offer(p, PUB_REC, "u1", items, &s, 1, "v"), 0);
+    struct pub_stats st;
+    for (int i = 0; i < 200; i++) {
+        pub_stats(p, &st);
+        if (st.errors >= 3)
+            break;
+        sleep_ms(5);
+    }
+    ck_assert_uint_ge(st.errors, 3); /* retried */
+    ck_assert_uint_eq(st.pending, 1);
+    ck_assert_uint_eq(st.sets, 0);
+    freeReplyObject(redisCommand(c, "CONFIG SET maxmemory 0"));
+    int rc = pub_flush(p, 3000);
+    char *log = end_capture(saved, path);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(redis_int(c, "EXISTS %s", "streamrec:rec:u1"), 1);
+    /* One line when Redis starts refusing, one when it accepts again. */
+    ck_assert_msg(strstr(log, "refuses writes"), "log: %s", log);
+    ck_assert_int_eq(count_lines(log), 2);
+    redisFree(c);
+    pub_free(p);
+}
+END_TEST
+
 Suite *publisher_suite(void)
 {
     Suite *s = suite_create("publisher");
@@ -645,6 +685,7 @@ Suite *publisher_suite(void)
     tcase_add_test(tc, test_auth);
     tcase_add_test(tc, test_redis_restart);
     tcase_add_test(tc, test_unreachable_at_start);
+    tcase_add_test(tc, test_refused_writes);
     suite_add_tcase(s, tc);
     return s;
 }
