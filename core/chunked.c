@@ -1,10 +1,44 @@
-/* core/chunked.c - chunked arrays with stable element addresses. */
+/* core/chunked.c - chunked arrays with stable element addresses.
+ *
+ * Small chunks come from aligned_alloc() and are zeroed with memset. Chunks
+ * of SR_CHUNKED_HUGE bytes or more are mapped directly (mmap, 2 MiB-aligned,
+ * offered to transparent huge pages): fresh anonymous pages are zero
+ * already, so the kernel zeroes each page once, when it is first touched,
+ * instead of a memset faulting every page in up front and the owner then
+ * writing it again (the model's rows are all written by their initialiser). */
 #include "core/chunked.h"
 #include "core/err.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+/* Bytes of one chunk as allocated: rounded up to its alignment. */
+static size_t chunk_bytes(const struct sr_chunked *c, size_t *align)
+{
+    size_t bytes = ((size_t)1 << c->chunk_bits) * c->elem_size;
+    *align = bytes >= SR_CHUNKED_HUGE ? SR_CHUNKED_HUGE : SR_CHUNKED_ALIGN;
+    return (bytes + *align - 1) & ~(*align - 1);
+}
+
+/* A zero-filled mapping of bytes (a multiple of SR_CHUNKED_HUGE) aligned to
+ * SR_CHUNKED_HUGE, or NULL. */
+static void *map_huge(size_t bytes)
+{
+    size_t span = bytes + SR_CHUNKED_HUGE;
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t start = ((uintptr_t)p + SR_CHUNKED_HUGE - 1) & ~(uintptr_t)(SR_CHUNKED_HUGE - 1);
+    size_t head = start - (uintptr_t)p, tail = span - head - bytes;
+    if (head)
+        munmap(p, head);
+    if (tail)
+        munmap((char *)start + bytes, tail);
+    (void)madvise((void *)start, bytes, MADV_HUGEPAGE); /* a hint; failure is harmless */
+    return (void *)start;
+}
 
 int sr_chunked_init(struct sr_chunked *c, size_t elem_size, unsigned chunk_bits)
 {
@@ -19,8 +53,14 @@ void sr_chunked_free(struct sr_chunked *c)
 {
     if (!c || !c->chunks)
         return;
-    for (size_t i = 0; i < c->n_chunks; i++)
-        free(c->chunks[i]);
+    size_t align;
+    size_t bytes = chunk_bytes(c, &align);
+    for (size_t i = 0; i < c->n_chunks; i++) {
+        if (align == SR_CHUNKED_HUGE)
+            munmap(c->chunks[i], bytes);
+        else
+            free(c->chunks[i]);
+    }
     free(c->chunks);
     c->chunks = NULL;
     c->n_chunks = 0;
@@ -28,7 +68,6 @@ void sr_chunked_free(struct sr_chunked *c)
 
 int sr_chunked_reserve(struct sr_chunked *c, size_t n)
 {
-    size_t per = (size_t)1 << c->chunk_bits;
     while (sr_chunked_capacity(c) < n) {
         if (c->n_chunks >= SR_CHUNKED_MAX_CHUNKS)
             return SR_EFULL;
@@ -36,17 +75,18 @@ int sr_chunked_reserve(struct sr_chunked *c, size_t n)
          * bytes never straddle an extra line (calloc gives 16). Chunks of
          * 2 MiB or more are aligned to 2 MiB and offered to transparent huge
          * pages: random row access then costs far fewer TLB misses. */
-        size_t align = SR_CHUNKED_ALIGN;
-        size_t bytes = per * c->elem_size;
-        if (bytes >= SR_CHUNKED_HUGE)
-            align = SR_CHUNKED_HUGE;
-        bytes = (bytes + align - 1) & ~(align - 1);
-        void *chunk = aligned_alloc(align, bytes);
+        size_t align;
+        size_t bytes = chunk_bytes(c, &align);
+        void *chunk;
+        if (align == SR_CHUNKED_HUGE) {
+            chunk = map_huge(bytes);
+        } else {
+            chunk = aligned_alloc(align, bytes);
+            if (chunk)
+                memset(chunk, 0, bytes);
+        }
         if (!chunk)
             return SR_ENOMEM;
-        if (align == SR_CHUNKED_HUGE)
-            (void)madvise(chunk, bytes, MADV_HUGEPAGE); /* a hint; failure is harmless */
-        memset(chunk, 0, bytes);
         c->chunks[c->n_chunks++] = chunk;
     }
     return 0;
