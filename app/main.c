@@ -13,6 +13,7 @@ struct command {
 static const struct command commands[] = {
     {"replay", cmd_replay, "the pipeline from a dataset file, with prequential evaluation"},
     {"gen", cmd_gen, "synthetic event stream with realistic skew"},
+    {"broker", cmd_broker, "a development Kafka broker on localhost (librdkafka's mock cluster)"},
     {"config", cmd_config, "print every configuration key (--dump) or check a file (--check)"},
 };
 
