@@ -181,7 +181,7 @@ static int produce_run(struct sr_config *cfg, const char *const *paths, size_t n
     uint64_t produced = 0, unencodable = 0;
     double t0 = sr_mono_s(), next_progress = t0 + 0.5;
     struct sr_raw_event ev;
-    int rc;
+    int rc = 0;
     while (!produce_stop && (po->limit == 0 || produced + unencodable < po->limit) &&
            (rc = src_next(src, &ev)) == 0) {
         const void *msg;
