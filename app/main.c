@@ -14,6 +14,8 @@ static const struct command commands[] = {
     {"replay", cmd_replay, "the pipeline from a dataset file, with prequential evaluation"},
     {"gen", cmd_gen, "synthetic event stream with realistic skew"},
     {"recs", cmd_recs, "read a user's recommendations from Redis"},
+    {"broker", cmd_broker, "a development Kafka broker on localhost (librdkafka's mock cluster)"},
+    {"produce", cmd_produce, "encode a dataset file as events and produce it to Kafka"},
     {"config", cmd_config, "print every configuration key (--dump) or check a file (--check)"},
 };
 

@@ -24,7 +24,7 @@ static const struct sr_cfg_key keys[] = {
      "modules with debug lines: comma-separated of core,ingest,features,learner,kernels,serve,app or all"},
 
     {"ingest", "format", SR_CFG_ENUM, F(ingest.format), "auto", NOLIM, "auto|csv|jsonl|avro", false,
-     "file format; auto decides by extension (.avro, .jsonl/.json, else CSV) and content"},
+     "file format; auto decides by extension (.avro, .jsonl/.json, else CSV) and content. Kafka messages: auto detects the framing (Confluent, single-object, JSON), jsonl accepts only JSON, avro only the two Avro framings"},
     {"ingest", "preset", SR_CFG_ENUM, F(ingest.preset), "none", NOLIM,
      "none|taobao|yoochoose|diginetica|movielens", false,
      "column mapping and type weights of a known dataset (sets sort=true)"},
@@ -45,6 +45,12 @@ static const struct sr_cfg_key keys[] = {
      "stable-sort a file by event time before replay (needed when it is not time-ordered)"},
     {"ingest", "max_bad_reported", SR_CFG_INT, F(ingest.max_bad_reported), "5", 0, 1e6, NULL, false,
      "bad input lines reported in full; the rest are only counted by reason"},
+    {"ingest", "schema_dir", SR_CFG_STRING, F(ingest.schema_dir), "", NOLIM, NULL, false,
+     "directory of writer schemas of Kafka messages: <id>.avsc is Confluent schema id <id>, and each is also known by its fingerprint (single-object encoding); empty = only the canonical schema"},
+    {"ingest", "schema_id", SR_CFG_INT, F(ingest.schema_id), "1", 0, 2147483647, NULL, false,
+     "Confluent schema id of the canonical event schema (always known; what produce writes)"},
+    {"ingest", "max_message_bytes", SR_CFG_INT, F(ingest.max_message_bytes), "1048576", 64, 1e9,
+     NULL, false, "Kafka messages longer than this are rejected (reason oversized)"},
 
     {"movielens", "positive_rating", SR_CFG_DOUBLE, F(movielens.positive_rating), "4.0", 0, 5, NULL,
      false, "MovieLens ratings at or above this are positives; lower ones are VIEW (seen only)"},

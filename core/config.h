@@ -38,16 +38,19 @@ struct sr_log_cfg {
 };
 
 struct sr_ingest_cfg {
-    int format;                    /* enum sr_ingest_format */
-    int preset;                    /* enum sr_preset */
-    char delimiter[8];             /* one character; "tab" and "\t" accepted */
-    int header;                    /* enum sr_header: first line is a header */
-    char columns[SR_CFG_STR_MAX];  /* "user=0,item=1,type=3,ts=4" */
-    int ts_unit;                   /* enum sr_ts_unit */
-    char type_map[SR_CFG_STR_MAX]; /* "pv=VIEW,buy=PURCHASE" */
-    int default_type;              /* enum sr_event_type, when no type column */
-    bool sort;                     /* stable sort by event time before replay */
-    int64_t max_bad_reported;      /* bad lines reported in full */
+    int format;                      /* enum sr_ingest_format */
+    int preset;                      /* enum sr_preset */
+    char delimiter[8];               /* one character; "tab" and "\t" accepted */
+    int header;                      /* enum sr_header: first line is a header */
+    char columns[SR_CFG_STR_MAX];    /* "user=0,item=1,type=3,ts=4" */
+    int ts_unit;                     /* enum sr_ts_unit */
+    char type_map[SR_CFG_STR_MAX];   /* "pv=VIEW,buy=PURCHASE" */
+    int default_type;                /* enum sr_event_type, when no type column */
+    bool sort;                       /* stable sort by event time before replay */
+    int64_t max_bad_reported;        /* bad lines reported in full */
+    char schema_dir[SR_CFG_STR_MAX]; /* <id>.avsc writer schemas of Kafka messages; "" = none */
+    int64_t schema_id;               /* Confluent schema id of the canonical schema */
+    int64_t max_message_bytes;       /* longer Kafka messages are rejected (oversized) */
 };
 
 struct sr_movielens_cfg {
