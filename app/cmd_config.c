@@ -2,9 +2,11 @@
 #include "app/commands.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "ingest/source.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int app_config_add_file(struct sr_config *cfg, const char *path)
 {
@@ -41,6 +43,68 @@ int app_config_finish(struct sr_config *cfg)
                 cfg->log.debug);
         return 1;
     }
+    return 0;
+}
+
+int app_steps_init(struct app_steps *s, int argc)
+{
+    s->n = 0;
+    s->v = calloc((size_t)argc + 1, sizeof *s->v);
+    s->owned = calloc((size_t)argc + 1, sizeof *s->owned);
+    if (!s->v || !s->owned) {
+        app_steps_free(s);
+        return SR_ENOMEM;
+    }
+    return 0;
+}
+
+void app_steps_free(struct app_steps *s)
+{
+    free(s->v);
+    free(s->owned);
+    s->v = NULL;
+    s->owned = NULL;
+}
+
+void app_steps_add(struct app_steps *s, char kind, const char *arg)
+{
+    s->v[s->n].kind = kind;
+    s->v[s->n++].arg = arg;
+}
+
+void app_steps_set(struct app_steps *s, const char *key, const char *value)
+{
+    snprintf(s->owned[s->n], sizeof s->owned[s->n], "%s=%s", key, value);
+    app_steps_add(s, 'o', s->owned[s->n]);
+}
+
+static int apply_steps(struct sr_config *cfg, const struct app_steps *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        int rc = s->v[i].kind == 'c' ? app_config_add_file(cfg, s->v[i].arg)
+                                     : app_config_add_override(cfg, s->v[i].arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int app_config_build(struct sr_config *cfg, const struct app_steps *s, const char *who)
+{
+    /* Pass 1 finds the preset (and reports bad keys); pass 2 builds the
+     * configuration on top of the preset's values. */
+    sr_config_defaults(cfg);
+    if (apply_steps(cfg, s))
+        return 1;
+    int preset = cfg->ingest.preset;
+    char err[1024];
+    sr_config_defaults(cfg);
+    if (src_apply_preset(cfg, preset, err, sizeof err) != 0) {
+        fprintf(stderr, "streamrec %s: %s\n", who, err);
+        return 1;
+    }
+    if (apply_steps(cfg, s) || app_config_finish(cfg))
+        return 1;
     return 0;
 }
 

@@ -79,22 +79,6 @@ static void on_signal(int sig)
 
 /* ---- options ---------------------------------------------------------- */
 
-struct step {
-    char kind; /* 'c' file, 'o' override */
-    const char *arg;
-};
-
-static int apply_steps(struct sr_config *cfg, const struct step *steps, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int rc = steps[i].kind == 'c' ? app_config_add_file(cfg, steps[i].arg)
-                                      : app_config_add_override(cfg, steps[i].arg);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 struct produce_opts {
     const char *topic;
     enum fr_format format;
@@ -274,15 +258,12 @@ int cmd_produce(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
-    struct step *steps = calloc((size_t)argc + 1, sizeof *steps);
-    char(*owned)[SR_CFG_STR_MAX + 64] = calloc((size_t)argc + 1, sizeof *owned);
+    struct app_steps steps;
     struct produce_opts po = {.topic = "events", .format = FR_CONFLUENT};
-    size_t n = 0;
     int c, ret = 2;
-    if (!steps || !owned) {
+    if (app_steps_init(&steps, argc) != 0) {
         fprintf(stderr, "streamrec produce: out of memory\n");
-        ret = 1;
-        goto out;
+        return 1;
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:t:c:o:qh", opts, NULL)) != -1) {
@@ -291,8 +272,7 @@ int cmd_produce(int argc, char **argv)
         switch (c) {
         case 'c':
         case 'o':
-            steps[n].kind = (char)c;
-            steps[n++].arg = optarg;
+            app_steps_add(&steps, (char)c, optarg);
             continue;
         case 'b':
             key = "kafka.bootstrap.servers";
@@ -347,34 +327,19 @@ int cmd_produce(int argc, char **argv)
             produce_usage(stderr);
             goto out;
         }
-        snprintf(owned[n], sizeof owned[n], "%s=%s", key, val);
-        steps[n].kind = 'o';
-        steps[n].arg = owned[n];
-        n++;
+        app_steps_set(&steps, key, val);
     }
     if (optind >= argc) {
         fprintf(stderr, "streamrec produce: no input file (streamrec produce --help)\n");
         goto out;
     }
 
-    /* As in replay: pass 1 finds the preset, pass 2 builds on its values. */
     struct sr_config cfg;
-    sr_config_defaults(&cfg);
     ret = 1;
-    if (apply_steps(&cfg, steps, n))
-        goto out;
-    int preset = cfg.ingest.preset;
-    char err[1024];
-    sr_config_defaults(&cfg);
-    if (src_apply_preset(&cfg, preset, err, sizeof err) != 0) {
-        fprintf(stderr, "streamrec produce: %s\n", err);
-        goto out;
-    }
-    if (apply_steps(&cfg, steps, n) || app_config_finish(&cfg))
+    if (app_config_build(&cfg, &steps, "produce"))
         goto out;
     ret = produce_run(&cfg, (const char *const *)argv + optind, (size_t)(argc - optind), &po);
 out:
-    free(owned);
-    free(steps);
+    app_steps_free(&steps);
     return ret;
 }

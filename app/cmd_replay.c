@@ -33,23 +33,6 @@ static void replay_usage(FILE *f)
                "streamrec config --dump lists every configuration key.\n");
 }
 
-/* A configuration step, kept in command-line order. */
-struct step {
-    char kind; /* 'c' file, 'o' override */
-    const char *arg;
-};
-
-static int apply_steps(struct sr_config *cfg, const struct step *steps, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int rc = steps[i].kind == 'c' ? app_config_add_file(cfg, steps[i].arg)
-                                      : app_config_add_override(cfg, steps[i].arg);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 int cmd_replay(int argc, char **argv)
 {
     enum {
@@ -81,16 +64,13 @@ int cmd_replay(int argc, char **argv)
     };
     /* Every option that sets a key becomes an override, so that the order
      * "defaults, preset, files and overrides in command-line order" holds. */
-    struct step *steps = calloc((size_t)argc + 1, sizeof *steps);
-    char(*owned)[96] = calloc((size_t)argc + 1, sizeof *owned);
+    struct app_steps steps;
     const char *report_path = NULL;
     uint64_t limit = 0;
-    size_t n = 0;
     int quiet = 0, c, ret = 2;
-    if (!steps || !owned) {
+    if (app_steps_init(&steps, argc) != 0) {
         fprintf(stderr, "streamrec replay: out of memory\n");
-        ret = 1;
-        goto out;
+        return 1;
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:qh", opts, NULL)) != -1) {
@@ -98,8 +78,7 @@ int cmd_replay(int argc, char **argv)
         switch (c) {
         case 'c':
         case 'o':
-            steps[n].kind = (char)c;
-            steps[n++].arg = optarg;
+            app_steps_add(&steps, (char)c, optarg);
             continue;
         case OPT_PRESET:
             key = "ingest.preset";
@@ -148,31 +127,17 @@ int cmd_replay(int argc, char **argv)
             replay_usage(stderr);
             goto out;
         }
-        snprintf(owned[n], sizeof owned[n], "%s=%s", key, val);
-        steps[n].kind = 'o';
-        steps[n].arg = owned[n];
-        n++;
+        app_steps_set(&steps, key, val);
     }
     if (optind >= argc) {
         fprintf(stderr, "streamrec replay: no input file (streamrec replay --help)\n");
         goto out;
     }
 
-    /* Pass 1 finds the preset (and reports bad keys); pass 2 builds the
-     * configuration on top of the preset's values. */
     struct sr_config cfg;
-    sr_config_defaults(&cfg);
-    ret = 1;
-    if (apply_steps(&cfg, steps, n))
-        goto out;
-    int preset = cfg.ingest.preset;
     char err[1024];
-    sr_config_defaults(&cfg);
-    if (src_apply_preset(&cfg, preset, err, sizeof err) != 0) {
-        fprintf(stderr, "streamrec replay: %s\n", err);
-        goto out;
-    }
-    if (apply_steps(&cfg, steps, n) || app_config_finish(&cfg))
+    ret = 1;
+    if (app_config_build(&cfg, &steps, "replay"))
         goto out;
 
     struct replay_opts ro = {
@@ -197,7 +162,6 @@ int cmd_replay(int argc, char **argv)
     json_decref(report);
     ret = 0;
 out:
-    free(owned);
-    free(steps);
+    app_steps_free(&steps);
     return ret;
 }

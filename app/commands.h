@@ -21,4 +21,29 @@ int app_config_add_file(struct sr_config *cfg, const char *path);
 int app_config_add_override(struct sr_config *cfg, const char *assignment);
 int app_config_finish(struct sr_config *cfg);
 
+/** Configuration given on a command line, kept in order: `-c FILE`,
+ * `-o section.key=value`, and options that stand for a key (`--preset`,
+ * `--sort`, ...). Built with app_steps_*, applied by app_config_build():
+ * defaults, then the preset the steps name (so its values are defaults),
+ * then every step in order, then validation. */
+struct app_steps {
+    struct app_step {
+        char kind;       /* 'c' file, 'o' override */
+        const char *arg; /* borrowed from argv, or from owned[] */
+    } * v;
+    char (*owned)[SR_CFG_STR_MAX + 64]; /* "key=value" texts of option keys */
+    size_t n;
+};
+
+/** Room for argc steps; returns 0 or SR_ENOMEM. */
+int app_steps_init(struct app_steps *s, int argc);
+void app_steps_free(struct app_steps *s);
+/** Adds `-c path` (kind 'c') or `-o assignment` (kind 'o'); borrowed. */
+void app_steps_add(struct app_steps *s, char kind, const char *arg);
+/** Adds the override key=value (copied). */
+void app_steps_set(struct app_steps *s, const char *key, const char *value);
+/** Builds cfg as described above; prints one error line on failure and
+ * returns 1, else 0. */
+int app_config_build(struct sr_config *cfg, const struct app_steps *s, const char *who);
+
 #endif
