@@ -52,8 +52,8 @@ struct online {
 struct daemon {
     /* settings */
     struct sr_config cfg;
-    size_t pop_w;                       /* features index of eval.pop_window */
-    char win_name[MAX_WINDOWS][32];     /* features.pop_windows as written */
+    size_t pop_w;                   /* features index of eval.pop_window */
+    char win_name[MAX_WINDOWS][32]; /* features.pop_windows as written */
     size_t n_win;
     int64_t started_ms;
 
@@ -77,7 +77,7 @@ struct daemon {
     size_t n_pending;
     uint64_t decoded, dlq[DAEMON_DLQ_COUNT], dlq_total;
     uint64_t users_scored, fallback_lists, sim_lists, trending_lists;
-    uint64_t applied_at_trending, applied_at_model;
+    uint64_t applied_at_trending, applied_at_model, messages_at_model;
     double next_round, next_trending, next_sim;
     struct online prev[EVAL_N_SYS];
     struct daemon_hr last[EVAL_N_SYS];
@@ -89,14 +89,14 @@ struct daemon {
     float *S;      /* [score_batch][cap_cat] scores */
     float *col;    /* [cap_cat] one score column (popularity) */
     size_t cap_cat, dimv;
-    float *U;                /* [score_batch][dimv] */
-    uint32_t *batch;         /* [publish.batch] users taken this round */
-    struct kn_scored *top;   /* [top_k + POP_EXTRA] */
-    struct kn_scored *pop;   /* [top_k + POP_EXTRA] popularity list of the round */
+    float *U;              /* [score_batch][dimv] */
+    uint32_t *batch;       /* [publish.batch] users taken this round */
+    struct kn_scored *top; /* [top_k + POP_EXTRA] */
+    struct kn_scored *pop; /* [top_k + POP_EXTRA] popularity list of the round */
     size_t n_pop;
-    const char **names;      /* [top_k] */
-    float *scores;           /* [top_k] */
-    uint32_t *nb;            /* [top_k] covis neighbours */
+    const char **names; /* [top_k] */
+    float *scores;      /* [top_k] */
+    uint32_t *nb;       /* [top_k] covis neighbours */
     uint32_t recent[64];
 
     /* shared with other threads */
@@ -470,8 +470,8 @@ static int apply_message(struct daemon *d, const struct ks_msg *m)
     if (ev.weight > 0) {
         /* The new item and the user's recent items were paired: their
          * neighbour lists changed. */
-        size_t n = feat_user_recent(d->feat, ev.user, d->recent,
-                                    sizeof d->recent / sizeof d->recent[0]);
+        size_t n =
+            feat_user_recent(d->feat, ev.user, d->recent, sizeof d->recent / sizeof d->recent[0]);
         for (size_t i = 0; i < n; i++)
             if ((rc = dirty_mark(&d->items, d->recent[i])) != 0)
                 return rc;
@@ -815,11 +815,14 @@ static int round_publish(struct daemon *d, bool force)
     }
     update_online(d);
     fill_snapshot(d, !force, n_cat);
-    if (force || fs.admitted != d->applied_at_model) {
+    struct ks_stats ks;
+    ks_stats(d->ks, &ks);
+    if (force || fs.admitted != d->applied_at_model || ks.messages != d->messages_at_model) {
         struct daemon_stats s;
         daemon_stats(d, &s);
         publish_model(d, &s);
         d->applied_at_model = fs.admitted;
+        d->messages_at_model = ks.messages;
     }
     return 0;
 }
@@ -829,14 +832,14 @@ static int round_publish(struct daemon *d, bool force)
 int daemon_run(struct daemon *d)
 {
     int rc = 0;
-    double interval = (double)(d->cfg.publish.interval_ms > 0 ? d->cfg.publish.interval_ms : 1) /
-                      1000.0;
+    double interval =
+        (double)(d->cfg.publish.interval_ms > 0 ? d->cfg.publish.interval_ms : 1) / 1000.0;
     d->next_round = sr_mono_s() + interval;
     pthread_mutex_lock(&d->lock);
     d->snap.running = true;
     pthread_mutex_unlock(&d->lock);
-    SR_INFO(SR_MOD_APP, "consuming %s (dead letters to %s), model version %s",
-            d->cfg.source.topics, d->cfg.source.dlq_topic, d->version);
+    SR_INFO(SR_MOD_APP, "consuming %s (dead letters to %s), model version %s", d->cfg.source.topics,
+            d->cfg.source.dlq_topic, d->version);
 
     while (!atomic_load(&d->stop)) {
         double now = sr_mono_s();

@@ -73,14 +73,15 @@ struct daemon_stats {
     double uptime_s;
     bool running; /* inside daemon_run */
 
-    uint64_t messages_in;     /* Kafka messages consumed */
-    uint64_t bytes_in;        /* their payload bytes */
-    uint64_t events_decoded;  /* messages fr_decode accepted */
-    uint64_t events_applied;  /* admitted by the feature stage and learned */
+    uint64_t messages_in;           /* Kafka messages consumed */
+    uint64_t bytes_in;              /* their payload bytes */
+    uint64_t events_decoded;        /* messages fr_decode accepted */
+    uint64_t events_applied;        /* admitted by the feature stage and learned */
     uint64_t dlq[DAEMON_DLQ_COUNT]; /* dead letters by reason (daemon_dlq_name) */
     uint64_t dlq_total;
-    uint64_t dlq_delivered, dlq_failed;      /* DLQ producer */
-    uint64_t skipped[FEAT_SKIP_COUNT]; /* admitted or not: duplicate, bot, late ... (feat_skip_name) */
+    uint64_t dlq_delivered, dlq_failed; /* DLQ producer */
+    uint64_t
+        skipped[FEAT_SKIP_COUNT]; /* admitted or not: duplicate, bot, late ... (feat_skip_name) */
     uint64_t commits, commit_errors, consumer_errors, rebalances;
 
     size_t n_partitions;

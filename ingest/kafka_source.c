@@ -21,7 +21,7 @@ struct ks {
 
     /* state */
     rd_kafka_t *consumer;
-    rd_kafka_t *producer; /* dead letters */
+    rd_kafka_t *producer;    /* dead letters */
     rd_kafka_message_t *cur; /* the message handed out last; destroyed by the next poll */
     double last_commit_s;
     bool dirty; /* offsets stored since the last commit */

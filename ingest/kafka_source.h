@@ -61,14 +61,14 @@ struct ks_partition {
 
 /** Counters since ks_new(). */
 struct ks_stats {
-    uint64_t messages;      /* messages handed out */
-    uint64_t bytes;         /* their payload bytes */
-    uint64_t dlq_produced;  /* dead letters handed to the producer */
-    uint64_t dlq_delivered; /* acknowledged by the broker */
-    uint64_t dlq_failed;    /* delivery failed (after librdkafka's retries) or not queued */
-    uint64_t commits;       /* commits that succeeded */
-    uint64_t commit_errors; /* failed commits (nothing to commit is not an error) */
-    uint64_t rebalances;    /* assignments and revocations */
+    uint64_t messages;        /* messages handed out */
+    uint64_t bytes;           /* their payload bytes */
+    uint64_t dlq_produced;    /* dead letters handed to the producer */
+    uint64_t dlq_delivered;   /* acknowledged by the broker */
+    uint64_t dlq_failed;      /* delivery failed (after librdkafka's retries) or not queued */
+    uint64_t commits;         /* commits that succeeded */
+    uint64_t commit_errors;   /* failed commits (nothing to commit is not an error) */
+    uint64_t rebalances;      /* assignments and revocations */
     uint64_t consumer_errors; /* errors reported by the consumer (logged, not fatal) */
 };
 
