@@ -11,6 +11,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", cmd_run, "the daemon: Kafka in, Redis out"},
     {"replay", cmd_replay, "the pipeline from a dataset file, with prequential evaluation"},
     {"gen", cmd_gen, "synthetic event stream with realistic skew"},
     {"recs", cmd_recs, "read a user's recommendations from Redis"},

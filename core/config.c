@@ -167,6 +167,24 @@ static const struct sr_cfg_key keys[] = {
      "SET commands per pipelined round trip"},
     {"publish", "max_pending", SR_CFG_INT, F(publish.max_pending), "1000000", 16, 1e9, NULL,
      false, "most distinct keys waiting to be written (memory bound while Redis is down); offers of new keys beyond it are dropped and counted"},
+
+    {"source", "topics", SR_CFG_STRING, F(source.topics), "events", NOLIM, NULL, false,
+     "Kafka topics `run` consumes, comma-separated (consumer group: kafka.group.id, default streamrec)"},
+    {"source", "dlq_topic", SR_CFG_STRING, F(source.dlq_topic), "streamrec.dlq", NOLIM, NULL, false,
+     "dead-letter topic: messages that cannot be decoded or fail validation, original key, value and headers plus streamrec.error* headers"},
+    {"source", "commit_interval", SR_CFG_DURATION, F(source.commit_interval_ms), "1s", 10, 3600000,
+     NULL, false, "consumer-group offsets of applied events are committed at most this often (after the DLQ producer is flushed) and at shutdown"},
+
+    {"run", "eval_sample", SR_CFG_DOUBLE, F(run.eval_sample), "0.1", 0, 1, NULL, false,
+     "fraction of positive events the daemon scores online (prequential HR@20 of served, popularity and covis) before learning them; 0 = off"},
+    {"run", "score_batch", SR_CFG_INT, F(run.score_batch), "256", 1, 4096, NULL, false,
+     "dirty users scored per sgemm (scratch is score_batch x catalogue floats)"},
+    {"run", "trending_interval", SR_CFG_DURATION, F(run.trending_interval_ms), "1s", 10, 3600000,
+     NULL, false, "trending lists (<namespace>:trending:<window>) are written at most this often"},
+    {"run", "sim_interval", SR_CFG_DURATION, F(run.sim_interval_ms), "5s", 10, 3600000, NULL,
+     false, "similar-item lists (<namespace>:sim:<item>) of items whose neighbours changed are written at most this often"},
+    {"run", "sim_batch", SR_CFG_INT, F(run.sim_batch), "2000", 1, 1e7, NULL, false,
+     "most similar-item lists written per sim_interval (the rest wait for the next round)"},
 };
 /* clang-format on */
 
@@ -507,6 +525,9 @@ int sr_config_validate(const struct sr_config *cfg, char *errbuf, size_t errlen)
     if (cfg->redis.namespace[0] == '\0' || cfg->redis.host[0] == '\0')
         return sr_seterr(errbuf, errlen, SR_ECONFIG, "redis.%s: must not be empty",
                          cfg->redis.host[0] ? "namespace" : "host");
+    if (cfg->source.topics[0] == '\0' || cfg->source.dlq_topic[0] == '\0')
+        return sr_seterr(errbuf, errlen, SR_ECONFIG, "source.%s: must not be empty",
+                         cfg->source.topics[0] ? "dlq_topic" : "topics");
     if (cfg->ingest.delimiter[0] == '\0' ||
         (strlen(cfg->ingest.delimiter) > 1 && strcmp(cfg->ingest.delimiter, "tab") != 0 &&
          strcmp(cfg->ingest.delimiter, "\\t") != 0))

@@ -123,6 +123,20 @@ struct sr_publish_cfg {
     int64_t max_pending; /* distinct dirty keys kept; offers of new keys beyond are dropped */
 };
 
+struct sr_source_cfg {
+    char topics[SR_CFG_STR_MAX];    /* input topics of `run`, comma-separated */
+    char dlq_topic[SR_CFG_STR_MAX]; /* rejected messages go here */
+    int64_t commit_interval_ms;     /* consumer-group commits at most this often */
+};
+
+struct sr_run_cfg {
+    double eval_sample;           /* fraction of positive events scored online */
+    int64_t score_batch;          /* users per sgemm when scoring dirty users */
+    int64_t trending_interval_ms; /* trending lists written at most this often */
+    int64_t sim_interval_ms;      /* similar-item lists written at most this often */
+    int64_t sim_batch;            /* items whose neighbours changed, written per sim round */
+};
+
 struct sr_pass_kv {
     char key[128];
     char value[SR_CFG_STR_MAX];
@@ -138,6 +152,8 @@ struct sr_config {
     struct sr_serve_cfg serve;
     struct sr_redis_cfg redis;
     struct sr_publish_cfg publish;
+    struct sr_source_cfg source;
+    struct sr_run_cfg run;
     struct sr_pass_kv kafka[SR_CFG_PASS_MAX]; /* [kafka] keys, passed to librdkafka unchanged */
     size_t n_kafka;
 };

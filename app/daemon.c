@@ -1,0 +1,896 @@
+/* app/daemon.c - `streamrec run` (app/daemon.h): the learner loop over a
+ * Kafka source, batched scoring of dirty users and hand-off to the Redis
+ * publisher. Everything here runs on the learner thread except
+ * daemon_stop() and daemon_stats(). */
+#include "app/daemon.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "ingest/kafka_source.h"
+#include "kernels/kn.h"
+#include "kernels/topk.h"
+#include "learner/mf.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Positive events wait here until the model must be current (before an
+ * event is scored, before a scoring round, at the end), then are learned in
+ * one mf_update_batch(), exactly as in replay (app/replay.c). */
+#define DAEMON_LEARN_BATCH 256
+#define NONE               UINT32_MAX
+#define POP_EXTRA          128  /* popularity candidates beyond top_k, for exclusions */
+#define MAX_POLL_MS        100  /* longest wait in ks_poll: how fast a stop is noticed */
+#define DRAIN_S            3.0  /* shutdown: longest time spent publishing dirty users */
+#define FLUSH_MS           3000 /* shutdown: publisher and DLQ flush timeouts */
+#define MAX_WINDOWS        8
+#define MODEL_FIELDS       12
+
+/* A user's history for the serving rules: distinct items touched (first
+ * touch order) and purchased items. */
+struct hist {
+    uint32_t *seen, *bought;
+    uint32_t n_seen, cap_seen, n_bought, cap_bought;
+};
+
+/* A FIFO of ids with a membership flag per id (dirty users, dirty items). */
+struct dirty {
+    uint8_t *flag; /* [cap_flag] */
+    uint32_t *q;   /* [cap_q], entries [head, n) are waiting */
+    size_t head, n, cap_q, cap_flag;
+};
+
+struct online {
+    uint64_t n, hits; /* cumulative, at the last round */
+};
+
+struct daemon {
+    /* settings */
+    struct sr_config cfg;
+    size_t pop_w;                   /* features index of eval.pop_window */
+    char win_name[MAX_WINDOWS][32]; /* features.pop_windows as written */
+    size_t n_win;
+    int64_t started_ms;
+
+    /* stages */
+    struct fr *fr;
+    struct feat *feat;
+    struct mf *mf;
+    struct eval *eval; /* NULL when run.eval_sample is 0 */
+    struct publisher *pub;
+    struct ks *ks;
+
+    /* learned state owned here: the serving history */
+    struct hist *hist; /* [cap_users] */
+    uint32_t cap_users;
+    uint64_t *pairs; /* set of (user << 32 | item) + 1; 0 = empty */
+    size_t pairs_mask, n_pairs;
+    struct dirty users, items;
+
+    /* pipeline state */
+    struct sr_event pending[DAEMON_LEARN_BATCH];
+    size_t n_pending;
+    uint64_t decoded, dlq[DAEMON_DLQ_COUNT], dlq_total;
+    uint64_t users_scored, fallback_lists, sim_lists, trending_lists;
+    uint64_t applied_at_trending, applied_at_model, messages_at_model;
+    double next_round, next_trending, next_sim;
+    struct online prev[EVAL_N_SYS];
+    struct daemon_hr last[EVAL_N_SYS];
+    char version[PUB_VERSION_MAX + 1];
+
+    /* scratch, grown between rounds (never per event) */
+    uint32_t *cat; /* [cap_cat] catalogue index (= first-positive order) -> item */
+    float *V;      /* [cap_cat][dimv] catalogue item vectors (+ bias column) */
+    float *S;      /* [score_batch][cap_cat] scores */
+    float *col;    /* [cap_cat] one score column (popularity) */
+    size_t cap_cat, dimv;
+    float *U;              /* [score_batch][dimv] */
+    uint32_t *batch;       /* [publish.batch] users taken this round */
+    struct kn_scored *top; /* [top_k + POP_EXTRA] */
+    struct kn_scored *pop; /* [top_k + POP_EXTRA] popularity list of the round */
+    size_t n_pop;
+    const char **names; /* [top_k] */
+    float *scores;      /* [top_k] */
+    uint32_t *nb;       /* [top_k] covis neighbours */
+    uint32_t recent[64];
+
+    /* shared with other threads */
+    atomic_int stop;
+    pthread_mutex_t lock; /* guards snap */
+    struct daemon_stats snap;
+};
+
+static const char *const feat_dlq_names[] = {"bad_user", "bad_item", "bad_time", "bad_type"};
+
+const char *daemon_dlq_name(int reason)
+{
+    if (reason > 0 && reason < FR_REASON_COUNT)
+        return fr_reason_name((enum fr_reason)reason);
+    if (reason >= FR_REASON_COUNT && reason < DAEMON_DLQ_COUNT)
+        return feat_dlq_names[reason - FR_REASON_COUNT];
+    return "?";
+}
+
+/* ---- small containers ------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static size_t pair_slot(const struct daemon *d, uint64_t key)
+{
+    size_t i = (size_t)mix64(key) & d->pairs_mask;
+    while (d->pairs[i] && d->pairs[i] != key)
+        i = (i + 1) & d->pairs_mask;
+    return i;
+}
+
+static int pair_add(struct daemon *d, uint32_t user, uint32_t item, bool *added)
+{
+    uint64_t key = ((uint64_t)user << 32 | item) + 1;
+    if ((d->n_pairs + 1) * 4 > (d->pairs_mask + 1) * 3) {
+        size_t old_cap = d->pairs_mask + 1, ncap = old_cap * 2;
+        uint64_t *np = calloc(ncap, sizeof *np), *old = d->pairs;
+        if (!np)
+            return SR_ENOMEM;
+        d->pairs = np;
+        d->pairs_mask = ncap - 1;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                d->pairs[pair_slot(d, old[i])] = old[i];
+        free(old);
+    }
+    size_t i = pair_slot(d, key);
+    *added = d->pairs[i] == 0;
+    if (*added) {
+        d->pairs[i] = key;
+        d->n_pairs++;
+    }
+    return 0;
+}
+
+static bool pair_has(const struct daemon *d, uint32_t user, uint32_t item)
+{
+    uint64_t key = ((uint64_t)user << 32 | item) + 1;
+    return d->pairs[pair_slot(d, key)] == key;
+}
+
+static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
+{
+    if (*n == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 4;
+        uint32_t *na = realloc(*arr, (size_t)ncap * sizeof *na);
+        if (!na)
+            return SR_ENOMEM;
+        *arr = na;
+        *cap = ncap;
+    }
+    (*arr)[(*n)++] = v;
+    return 0;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*p, ncap * elem);
+    if (!np)
+        return SR_ENOMEM;
+    memset((char *)np + *cap * elem, 0, (ncap - *cap) * elem);
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+static int dirty_mark(struct dirty *s, uint32_t id)
+{
+    int rc;
+    if ((rc = grow((void **)&s->flag, &s->cap_flag, (size_t)id + 1, 1)) != 0)
+        return rc;
+    if (s->flag[id])
+        return 0;
+    if (s->n == s->cap_q && s->head > 0) { /* compact before growing */
+        memmove(s->q, s->q + s->head, (s->n - s->head) * sizeof *s->q);
+        s->n -= s->head;
+        s->head = 0;
+    }
+    if ((rc = grow((void **)&s->q, &s->cap_q, s->n + 1, sizeof *s->q)) != 0)
+        return rc;
+    s->q[s->n++] = id;
+    s->flag[id] = 1;
+    return 0;
+}
+
+/* Takes up to max ids, oldest first, into out; returns how many. */
+static size_t dirty_take(struct dirty *s, uint32_t *out, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s->head < s->n) {
+        uint32_t id = s->q[s->head++];
+        s->flag[id] = 0;
+        out[n++] = id;
+    }
+    if (s->head == s->n)
+        s->head = s->n = 0;
+    return n;
+}
+
+static size_t dirty_count(const struct dirty *s)
+{
+    return s->n - s->head;
+}
+
+static void dirty_free(struct dirty *s)
+{
+    free(s->flag);
+    free(s->q);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static int parse_window_names(struct daemon *d)
+{
+    const char *p = d->cfg.features.pop_windows;
+    d->n_win = 0;
+    while (*p && d->n_win < MAX_WINDOWS) {
+        size_t n = strcspn(p, ",");
+        const char *s = p;
+        size_t len = n;
+        while (len && (*s == ' ' || *s == '\t'))
+            s++, len--;
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        snprintf(d->win_name[d->n_win++], sizeof d->win_name[0], "%.*s", (int)len, s);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return d->n_win == feat_pop_n_windows(d->feat) ? 0 : SR_ECONFIG;
+}
+
+struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errlen)
+{
+    struct daemon *d = calloc(1, sizeof *d);
+    if (!d) {
+        sr_seterr(errbuf, errlen, SR_ENOMEM, "daemon: out of memory");
+        return NULL;
+    }
+    d->cfg = *cfg;
+    d->started_ms = sr_now_ms();
+    atomic_init(&d->stop, 0);
+    pthread_mutex_init(&d->lock, NULL);
+    snprintf(d->version, sizeof d->version, "%lld-0", (long long)(d->started_ms / 1000));
+
+    /* One BLAS thread: the learner thread owns the model; the other core
+     * serves librdkafka and the publisher. */
+    kn_set_threads(1);
+    int64_t pop_ms;
+    size_t k = (size_t)cfg->serve.top_k;
+    if (!(d->fr = fr_new(&cfg->ingest, errbuf, errlen)))
+        goto err;
+    if (!(d->feat = feat_new(&cfg->features, errbuf, errlen)))
+        goto err;
+    if (!(d->mf = mf_new(&cfg->learner, errbuf, errlen)))
+        goto err;
+    if (sr_parse_duration_ms(cfg->eval.pop_window, &pop_ms) != 0 ||
+        feat_pop_find(d->feat, pop_ms) < 0 || parse_window_names(d) != 0) {
+        sr_seterr(errbuf, errlen, SR_ECONFIG, "eval.pop_window '%s' is not one of %s",
+                  cfg->eval.pop_window, cfg->features.pop_windows);
+        goto err;
+    }
+    d->pop_w = (size_t)feat_pop_find(d->feat, pop_ms);
+    if (cfg->run.eval_sample > 0) {
+        struct sr_eval_cfg ecfg = cfg->eval;
+        ecfg.sample = cfg->run.eval_sample;
+        ecfg.warmup = 0;
+        if (!(d->eval = eval_new(&ecfg, &cfg->serve, 0, d->pop_w, errbuf, errlen)))
+            goto err;
+    }
+    d->pairs_mask = 4095;
+    d->dimv = (size_t)mf_k(d->mf) + (cfg->learner.item_bias ? 1 : 0);
+    d->pairs = calloc(d->pairs_mask + 1, sizeof *d->pairs);
+    d->U = calloc((size_t)cfg->run.score_batch * d->dimv, sizeof *d->U);
+    d->batch = calloc((size_t)cfg->publish.batch, sizeof *d->batch);
+    d->top = calloc(k + POP_EXTRA, sizeof *d->top);
+    d->pop = calloc(k + POP_EXTRA, sizeof *d->pop);
+    d->names = calloc(k, sizeof *d->names);
+    d->scores = calloc(k, sizeof *d->scores);
+    d->nb = calloc(k, sizeof *d->nb);
+    if (!d->pairs || !d->U || !d->batch || !d->top || !d->pop || !d->names || !d->scores ||
+        !d->nb) {
+        sr_seterr(errbuf, errlen, SR_ENOMEM, "daemon: out of memory");
+        goto err;
+    }
+    if (!(d->pub = pub_new(&cfg->redis, &cfg->publish, errbuf, errlen)))
+        goto err;
+    if (!(d->ks = ks_new(&cfg->source, cfg->kafka, cfg->n_kafka, errbuf, errlen)))
+        goto err;
+    d->snap.started_ms = d->started_ms;
+    snprintf(d->snap.version, sizeof d->snap.version, "%s", d->version);
+    return d;
+
+err:
+    daemon_free(d);
+    return NULL;
+}
+
+void daemon_free(struct daemon *d)
+{
+    if (!d)
+        return;
+    ks_free(d->ks);
+    pub_free(d->pub);
+    eval_free(d->eval);
+    mf_free(d->mf);
+    feat_free(d->feat);
+    fr_free(d->fr);
+    for (uint32_t u = 0; u < d->cap_users; u++) {
+        free(d->hist[u].seen);
+        free(d->hist[u].bought);
+    }
+    free(d->hist);
+    free(d->pairs);
+    dirty_free(&d->users);
+    dirty_free(&d->items);
+    free(d->cat);
+    free(d->V);
+    free(d->S);
+    free(d->col);
+    free(d->U);
+    free(d->batch);
+    free(d->top);
+    free(d->pop);
+    free(d->names);
+    free(d->scores);
+    free(d->nb);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+void daemon_stop(struct daemon *d)
+{
+    atomic_store(&d->stop, 1);
+}
+
+/* ---- applying events -------------------------------------------------- */
+
+static int learn_pending(struct daemon *d)
+{
+    int rc = mf_update_batch(d->mf, d->pending, d->n_pending);
+    d->n_pending = 0;
+    return rc;
+}
+
+static int observe(struct daemon *d, const struct sr_event *ev)
+{
+    if (ev->user >= d->cap_users) {
+        size_t cap = d->cap_users;
+        int rc = grow((void **)&d->hist, &cap, (size_t)ev->user + 1, sizeof *d->hist);
+        if (rc)
+            return rc;
+        d->cap_users = (uint32_t)cap;
+    }
+    struct hist *h = &d->hist[ev->user];
+    bool added;
+    int rc = pair_add(d, ev->user, ev->item, &added);
+    if (!rc && added)
+        rc = push_u32(&h->seen, &h->n_seen, &h->cap_seen, ev->item);
+    if (!rc && ev->type == SR_PURCHASE) {
+        for (uint32_t j = 0; j < h->n_bought; j++)
+            if (h->bought[j] == ev->item)
+                return 0;
+        rc = push_u32(&h->bought, &h->n_bought, &h->cap_bought, ev->item);
+    }
+    return rc;
+}
+
+static int dead_letter(struct daemon *d, const struct ks_msg *m, int reason, const char *detail)
+{
+    d->dlq[reason]++;
+    d->dlq_total++;
+    if (d->dlq_total <= (uint64_t)d->cfg.ingest.max_bad_reported)
+        SR_WARN(SR_MOD_APP, "dead letter: %s [%" PRId32 "] @%" PRId64 ": %s%s%s", m->topic,
+                m->partition, m->offset, daemon_dlq_name(reason), detail[0] ? ": " : "", detail);
+    return ks_dlq(d->ks, m, daemon_dlq_name(reason), detail);
+}
+
+/* One message through the pipeline. Returns 0, or a negative sr_err when
+ * the pipeline cannot go on. */
+static int apply_message(struct daemon *d, const struct ks_msg *m)
+{
+    struct sr_raw_event raw;
+    struct fr_status st;
+    struct sr_event ev;
+    int rc = fr_decode(d->fr, m->value, m->len, &raw, &st);
+    if (rc == SR_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        dead_letter(d, m, (int)st.reason, st.detail);
+        ks_done(d->ks, m);
+        return 0;
+    }
+    d->decoded++;
+    rc = feat_admit(d->feat, &raw, &ev);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        if (rc <= FEAT_SKIP_BAD_TYPE) { /* invalid, not mere stream hygiene */
+            char detail[FR_DETAIL_MAX];
+            switch (rc) {
+            case FEAT_SKIP_BAD_USER:
+                snprintf(detail, sizeof detail, "user_id of %u bytes (allowed 1..%lld)",
+                         raw.user_id.len, (long long)d->cfg.features.max_id_len);
+                break;
+            case FEAT_SKIP_BAD_ITEM:
+                snprintf(detail, sizeof detail, "item_id of %u bytes (allowed 1..%lld)",
+                         raw.item_id.len, (long long)d->cfg.features.max_id_len);
+                break;
+            case FEAT_SKIP_BAD_TIME:
+                snprintf(detail, sizeof detail, "ts %lld outside [%lld, %lld]",
+                         (long long)raw.ts_ms, (long long)d->cfg.features.min_ts_ms,
+                         (long long)d->cfg.features.max_ts_ms);
+                break;
+            default:
+                snprintf(detail, sizeof detail, "event type %d unknown", (int)raw.type);
+            }
+            dead_letter(d, m, FR_REASON_COUNT + rc - FEAT_SKIP_BAD_USER, detail);
+        }
+        ks_done(d->ks, m);
+        return 0;
+    }
+    if ((rc = mf_reserve(d->mf, feat_n_users(d->feat), feat_n_items(d->feat))) != 0)
+        return rc;
+    if (d->eval && eval_will_score(d->eval, &ev) && (rc = learn_pending(d)) != 0)
+        return rc;
+    if (d->eval && (rc = eval_step(d->eval, &ev, d->feat, d->mf)) != 0)
+        return rc;
+    if ((rc = feat_learn(d->feat, &ev)) != 0)
+        return rc;
+    if (ev.weight > 0) {
+        d->pending[d->n_pending++] = ev;
+        if (d->n_pending == DAEMON_LEARN_BATCH && (rc = learn_pending(d)) != 0)
+            return rc;
+    }
+    if (d->eval && (rc = eval_observe(d->eval, &ev)) != 0)
+        return rc;
+    if ((rc = observe(d, &ev)) != 0 || (rc = dirty_mark(&d->users, ev.user)) != 0)
+        return rc;
+    if (ev.weight > 0) {
+        /* The new item and the user's recent items were paired: their
+         * neighbour lists changed. */
+        size_t n =
+            feat_user_recent(d->feat, ev.user, d->recent, sizeof d->recent / sizeof d->recent[0]);
+        for (size_t i = 0; i < n; i++)
+            if ((rc = dirty_mark(&d->items, d->recent[i])) != 0)
+                return rc;
+        if ((rc = dirty_mark(&d->items, ev.item)) != 0)
+            return rc;
+    }
+    ks_done(d->ks, m);
+    return 0;
+}
+
+/* ---- scoring and publishing ------------------------------------------- */
+
+/* The catalogue (items with a positive event, in first-positive order) and
+ * its item vectors, rebuilt each round. Returns 0 or SR_ENOMEM. */
+static int build_catalogue(struct daemon *d, size_t *n_cat_out)
+{
+    const uint32_t n_items = feat_n_items(d->feat);
+    const uint32_t *first = feat_item_first_pos(d->feat);
+    size_t n_cat = 0;
+    for (uint32_t i = 0; i < n_items; i++)
+        if (first[i] != NONE && (size_t)first[i] + 1 > n_cat)
+            n_cat = (size_t)first[i] + 1;
+    if (n_cat > d->cap_cat) {
+        size_t ncap = d->cap_cat ? d->cap_cat : 1024;
+        while (ncap < n_cat)
+            ncap *= 2;
+        uint32_t *cat = realloc(d->cat, ncap * sizeof *cat);
+        if (cat)
+            d->cat = cat;
+        float *V = realloc(d->V, ncap * d->dimv * sizeof *V);
+        if (V)
+            d->V = V;
+        float *S = realloc(d->S, ncap * (size_t)d->cfg.run.score_batch * sizeof *S);
+        if (S)
+            d->S = S;
+        float *col = realloc(d->col, ncap * sizeof *col);
+        if (col)
+            d->col = col;
+        if (!cat || !V || !S || !col)
+            return SR_ENOMEM;
+        d->cap_cat = ncap;
+    }
+    for (uint32_t i = 0; i < n_items; i++)
+        if (first[i] != NONE)
+            d->cat[first[i]] = i;
+    const size_t k = mf_k(d->mf);
+    for (size_t j = 0; j < n_cat; j++) {
+        const float *v = mf_item_vec(d->mf, d->cat[j]);
+        float *row = d->V + j * d->dimv;
+        if (v)
+            memcpy(row, v, k * sizeof *row);
+        else
+            memset(row, 0, k * sizeof *row);
+        if (d->dimv > k)
+            row[k] = mf_item_bias(d->mf, d->cat[j]);
+    }
+    *n_cat_out = n_cat;
+    return 0;
+}
+
+/* Top of one popularity window over the catalogue into out[0..max). */
+static size_t pop_top(struct daemon *d, size_t w, size_t n_cat, struct kn_scored *out, size_t max)
+{
+    const float *pop = feat_pop_scores(d->feat, w);
+    for (size_t j = 0; j < n_cat; j++)
+        d->col[j] = pop[d->cat[j]];
+    return kn_topk(d->col, n_cat, NULL, max, out);
+}
+
+static bool excluded(const struct daemon *d, uint32_t user, uint32_t item)
+{
+    if (user >= d->cap_users)
+        return false;
+    const struct hist *h = &d->hist[user];
+    if (d->cfg.serve.exclude_seen)
+        return pair_has(d, user, item);
+    if (d->cfg.serve.exclude_purchased)
+        for (uint32_t j = 0; j < h->n_bought; j++)
+            if (h->bought[j] == item)
+                return true;
+    return false;
+}
+
+/* Hands a ranked list (catalogue indexes) to the publisher. */
+static void offer(struct daemon *d, enum pub_kind kind, const char *id, const struct kn_scored *l,
+                  size_t n, bool cat_index)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t item = cat_index ? d->cat[l[i].item] : l[i].item;
+        d->names[i] = sr_intern_str(feat_items(d->feat), item, NULL);
+        d->scores[i] = isfinite(l[i].score) ? l[i].score : 0.0f;
+    }
+    pub_offer(d->pub, kind, id, d->names, d->scores, n, d->version);
+}
+
+static void publish_fallback(struct daemon *d, uint32_t user)
+{
+    size_t k = (size_t)d->cfg.serve.top_k, n = 0;
+    for (size_t i = 0; i < d->n_pop && n < k; i++)
+        if (!excluded(d, user, d->cat[d->pop[i].item]))
+            d->top[n++] = d->pop[i];
+    offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), user, NULL), d->top, n, true);
+    d->fallback_lists++;
+    d->users_scored++;
+}
+
+/* Scores users[0..m) (all with an MF row) with one sgemm. */
+static void publish_mf(struct daemon *d, const uint32_t *users, size_t m, size_t n_cat)
+{
+    const size_t k = mf_k(d->mf), top_k = (size_t)d->cfg.serve.top_k;
+    for (size_t r = 0; r < m; r++) {
+        float *row = d->U + r * d->dimv;
+        memcpy(row, mf_user_vec(d->mf, users[r]), k * sizeof *row);
+        if (d->dimv > k)
+            row[k] = 1.0f;
+    }
+    kn_sgemm_nt((int)m, (int)n_cat, (int)d->dimv, d->U, d->V, d->S);
+    const uint32_t *first = feat_item_first_pos(d->feat);
+    for (size_t r = 0; r < m; r++) {
+        float *s = d->S + r * n_cat;
+        uint32_t u = users[r];
+        if (u < d->cap_users) {
+            const struct hist *h = &d->hist[u];
+            if (d->cfg.serve.exclude_seen)
+                for (uint32_t j = 0; j < h->n_seen; j++)
+                    if (first[h->seen[j]] != NONE)
+                        s[first[h->seen[j]]] = -INFINITY;
+            if (d->cfg.serve.exclude_purchased)
+                for (uint32_t j = 0; j < h->n_bought; j++)
+                    if (first[h->bought[j]] != NONE)
+                        s[first[h->bought[j]]] = -INFINITY;
+        }
+        size_t n = kn_topk(s, n_cat, NULL, top_k, d->top);
+        offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), u, NULL), d->top, n, true);
+        d->users_scored++;
+    }
+}
+
+/* Scores up to publish.batch dirty users. */
+static int publish_users(struct daemon *d, size_t n_cat)
+{
+    size_t n = dirty_take(&d->users, d->batch, (size_t)d->cfg.publish.batch);
+    if (n == 0)
+        return 0;
+    size_t top_k = (size_t)d->cfg.serve.top_k;
+    d->n_pop = pop_top(d, d->pop_w, n_cat, d->pop, top_k + POP_EXTRA);
+    /* MF users are moved to the front of the batch, fallbacks served at once. */
+    size_t n_mf = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = d->batch[i];
+        if (feat_user_positives(d->feat, u) < (uint32_t)d->cfg.serve.fallback_min_events ||
+            !mf_user_vec(d->mf, u))
+            publish_fallback(d, u);
+        else
+            d->batch[n_mf++] = u;
+    }
+    size_t b = (size_t)d->cfg.run.score_batch;
+    for (size_t i = 0; i < n_mf; i += b)
+        publish_mf(d, d->batch + i, n_mf - i < b ? n_mf - i : b, n_cat);
+    return 0;
+}
+
+static void publish_trending(struct daemon *d, size_t n_cat)
+{
+    for (size_t w = 0; w < d->n_win; w++) {
+        size_t n = pop_top(d, w, n_cat, d->top, (size_t)d->cfg.serve.top_k);
+        offer(d, PUB_TRENDING, d->win_name[w], d->top, n, true);
+        d->trending_lists++;
+    }
+}
+
+static void publish_sims(struct daemon *d)
+{
+    size_t budget = (size_t)d->cfg.run.sim_batch, top_k = (size_t)d->cfg.serve.top_k;
+    uint32_t item;
+    while (budget-- > 0 && dirty_take(&d->items, &item, 1) == 1) {
+        size_t n = feat_covis(d->feat, item, d->nb, d->scores, top_k);
+        if (n == 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            d->top[i].item = d->nb[i];
+            d->top[i].score = d->scores[i];
+        }
+        offer(d, PUB_SIM, sr_intern_str(feat_items(d->feat), item, NULL), d->top, n, false);
+        d->sim_lists++;
+    }
+}
+
+/* Online HR@20 of the interval since the last round (exclude_seen). */
+static void update_online(struct daemon *d)
+{
+    if (!d->eval)
+        return;
+    for (int s = 0; s < EVAL_N_SYS; s++) {
+        struct eval_metrics m;
+        eval_result(d->eval, EVAL_EXCLUDE_SEEN, (enum eval_sys)s, &m);
+        uint64_t hits = (uint64_t)llround(m.hr20 * (double)m.n);
+        if (m.n > d->prev[s].n) {
+            uint64_t dn = m.n - d->prev[s].n, dh = hits - d->prev[s].hits;
+            d->last[s].n = dn;
+            d->last[s].hr20 = (double)dh / (double)dn;
+        }
+        d->prev[s].n = m.n;
+        d->prev[s].hits = hits;
+    }
+}
+
+static void fill_snapshot(struct daemon *d, bool running, size_t n_cat)
+{
+    struct daemon_stats s;
+    struct ks_stats ks;
+    struct feat_stats fs;
+    memset(&s, 0, sizeof s);
+    ks_stats(d->ks, &ks);
+    feat_stats(d->feat, &fs);
+    s.started_ms = d->started_ms;
+    s.running = running;
+    s.messages_in = ks.messages;
+    s.bytes_in = ks.bytes;
+    s.events_decoded = d->decoded;
+    s.events_applied = fs.admitted;
+    memcpy(s.dlq, d->dlq, sizeof s.dlq);
+    s.dlq_total = d->dlq_total;
+    s.dlq_delivered = ks.dlq_delivered;
+    s.dlq_failed = ks.dlq_failed;
+    memcpy(s.skipped, fs.skipped, sizeof s.skipped);
+    s.commits = ks.commits;
+    s.commit_errors = ks.commit_errors;
+    s.consumer_errors = ks.consumer_errors;
+    s.rebalances = ks.rebalances;
+    struct ks_partition parts[DAEMON_MAX_PARTITIONS];
+    s.n_partitions = ks_partitions(d->ks, parts, DAEMON_MAX_PARTITIONS);
+    for (size_t i = 0; i < s.n_partitions; i++) {
+        struct daemon_partition *p = &s.partitions[i];
+        _Static_assert(sizeof p->topic == sizeof parts[i].topic, "topic buffers differ");
+        memcpy(p->topic, parts[i].topic, sizeof p->topic);
+        p->partition = parts[i].partition;
+        p->position = parts[i].position;
+        p->high = parts[i].high;
+        p->lag = parts[i].lag;
+        if (p->lag > 0)
+            s.lag_total += p->lag;
+    }
+    s.users_scored = d->users_scored;
+    s.fallback_lists = d->fallback_lists;
+    s.sim_lists = d->sim_lists;
+    s.trending_lists = d->trending_lists;
+    s.dirty_users = dirty_count(&d->users);
+    s.served = d->last[EVAL_SERVED];
+    s.popularity = d->last[EVAL_POPULARITY];
+    s.covis = d->last[EVAL_COVIS];
+    if (d->eval) {
+        struct daemon_hr *all[] = {&s.served_all, &s.popularity_all, &s.covis_all};
+        enum eval_sys sys[] = {EVAL_SERVED, EVAL_POPULARITY, EVAL_COVIS};
+        for (int i = 0; i < 3; i++) {
+            struct eval_metrics m;
+            eval_result(d->eval, EVAL_EXCLUDE_SEEN, sys[i], &m);
+            all[i]->n = m.n;
+            all[i]->hr20 = m.hr20;
+        }
+    }
+    s.users = feat_n_users(d->feat);
+    s.items = feat_n_items(d->feat);
+    s.catalogue = (uint32_t)n_cat;
+    s.model_bytes = mf_bytes(d->mf);
+    snprintf(s.version, sizeof s.version, "%s", d->version);
+    pthread_mutex_lock(&d->lock);
+    d->snap = s;
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* The model hash: version, counters, offsets, online figures. */
+static void publish_model(struct daemon *d, const struct daemon_stats *s)
+{
+    char vals[MODEL_FIELDS][PUB_VALUE_MAX + 1];
+    const char *fields[MODEL_FIELDS], *values[MODEL_FIELDS];
+    size_t n = 0;
+#define FIELD(name, ...)                                                                           \
+    do {                                                                                           \
+        fields[n] = name;                                                                          \
+        snprintf(vals[n], sizeof vals[n], __VA_ARGS__);                                            \
+        values[n] = vals[n];                                                                       \
+        n++;                                                                                       \
+    } while (0)
+    FIELD("version", "%s", s->version);
+    FIELD("updated_at", "%lld", (long long)sr_now_ms());
+    FIELD("started_at", "%lld", (long long)s->started_ms);
+    FIELD("events_applied", "%" PRIu64, s->events_applied);
+    FIELD("messages_in", "%" PRIu64, s->messages_in);
+    FIELD("dead_letters", "%" PRIu64, s->dlq_total);
+    FIELD("users", "%" PRIu32, s->users);
+    FIELD("items", "%" PRIu32, s->items);
+    FIELD("hr20_served", "%.4f", s->served_all.hr20);
+    FIELD("hr20_popularity", "%.4f", s->popularity_all.hr20);
+    FIELD("hr20_covis", "%.4f", s->covis_all.hr20);
+#undef FIELD
+    /* offsets: "topic/partition:next,..." (truncated to the field size) */
+    size_t used = 0;
+    char *o = vals[n];
+    o[0] = '\0';
+    for (size_t i = 0; i < s->n_partitions && used < PUB_VALUE_MAX; i++) {
+        int w = snprintf(o + used, PUB_VALUE_MAX + 1 - used, "%s%s/%d:%lld", i ? "," : "",
+                         s->partitions[i].topic, (int)s->partitions[i].partition,
+                         (long long)s->partitions[i].position);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    fields[n] = "offsets";
+    values[n] = o;
+    n++;
+    pub_model_set(d->pub, fields, values, n);
+}
+
+/* One publish round on the learner thread. force: trending, sim and model
+ * regardless of their intervals (shutdown). */
+static int round_publish(struct daemon *d, bool force)
+{
+    int rc = learn_pending(d);
+    if (rc)
+        return rc;
+    struct feat_stats fs;
+    feat_stats(d->feat, &fs);
+    snprintf(d->version, sizeof d->version, "%lld-%" PRIu64, (long long)(d->started_ms / 1000),
+             fs.admitted);
+    size_t n_cat = 0;
+    if ((rc = build_catalogue(d, &n_cat)) != 0)
+        return rc;
+    double now = sr_mono_s();
+    if (n_cat > 0) {
+        publish_users(d, n_cat);
+        if ((force || now >= d->next_trending) && fs.admitted != d->applied_at_trending) {
+            publish_trending(d, n_cat);
+            d->applied_at_trending = fs.admitted;
+            d->next_trending = now + (double)d->cfg.run.trending_interval_ms / 1000.0;
+        }
+    }
+    if (force || now >= d->next_sim) {
+        publish_sims(d);
+        d->next_sim = now + (double)d->cfg.run.sim_interval_ms / 1000.0;
+    }
+    update_online(d);
+    fill_snapshot(d, !force, n_cat);
+    struct ks_stats ks;
+    ks_stats(d->ks, &ks);
+    if (force || fs.admitted != d->applied_at_model || ks.messages != d->messages_at_model) {
+        struct daemon_stats s;
+        daemon_stats(d, &s);
+        publish_model(d, &s);
+        d->applied_at_model = fs.admitted;
+        d->messages_at_model = ks.messages;
+    }
+    return 0;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+int daemon_run(struct daemon *d)
+{
+    int rc = 0;
+    double interval =
+        (double)(d->cfg.publish.interval_ms > 0 ? d->cfg.publish.interval_ms : 1) / 1000.0;
+    d->next_round = sr_mono_s() + interval;
+    pthread_mutex_lock(&d->lock);
+    d->snap.running = true;
+    pthread_mutex_unlock(&d->lock);
+    SR_INFO(SR_MOD_APP, "consuming %s (dead letters to %s), model version %s", d->cfg.source.topics,
+            d->cfg.source.dlq_topic, d->version);
+
+    while (!atomic_load(&d->stop)) {
+        double now = sr_mono_s();
+        if (now >= d->next_round) {
+            if ((rc = round_publish(d, false)) != 0)
+                break;
+            d->next_round = now + interval;
+        }
+        int wait = (int)((d->next_round - now) * 1000.0);
+        wait = wait < 0 ? 0 : wait > MAX_POLL_MS ? MAX_POLL_MS : wait;
+        struct ks_msg m;
+        int prc = ks_poll(d->ks, wait, &m);
+        if (prc == SR_EAGAIN)
+            continue;
+        if (prc < 0) {
+            rc = prc;
+            break;
+        }
+        if ((rc = apply_message(d, &m)) != 0) {
+            SR_ERROR(SR_MOD_APP, "cannot apply %s [%" PRId32 "] @%" PRId64 ": %s", m.topic,
+                     m.partition, m.offset, sr_strerror(rc));
+            break;
+        }
+        ks_commit(d->ks, false, 1000);
+    }
+
+    /* Shutdown: nothing more is consumed. Learn, publish what is dirty,
+     * flush Redis writes and dead letters, commit. */
+    SR_INFO(SR_MOD_APP, "stopping: publishing %zu dirty users", dirty_count(&d->users));
+    double deadline = sr_mono_s() + DRAIN_S;
+    int frc = 0;
+    do {
+        frc = round_publish(d, true);
+    } while (!frc && dirty_count(&d->users) > 0 && sr_mono_s() < deadline);
+    if (!rc)
+        rc = frc;
+    if (pub_flush(d->pub, FLUSH_MS) != 0)
+        SR_WARN(SR_MOD_APP, "Redis writes still pending after %d ms; dropped", FLUSH_MS);
+    int crc = ks_close(d->ks, FLUSH_MS);
+    if (!rc)
+        rc = crc;
+    fill_snapshot(d, false, d->snap.catalogue);
+    return rc;
+}
+
+void daemon_stats(struct daemon *d, struct daemon_stats *out)
+{
+    pthread_mutex_lock(&d->lock);
+    *out = d->snap;
+    pthread_mutex_unlock(&d->lock);
+    out->uptime_s = (double)(sr_now_ms() - out->started_ms) / 1000.0;
+    if (d->pub)
+        pub_stats(d->pub, &out->publisher);
+}
