@@ -549,9 +549,16 @@ void sr_config_format(const struct sr_config *cfg, const struct sr_cfg_key *k, c
     case SR_CFG_INT:
         snprintf(buf, len, "%lld", (long long)*(const int64_t *)field);
         break;
-    case SR_CFG_DOUBLE:
-        snprintf(buf, len, "%.17g", *(const double *)field);
+    case SR_CFG_DOUBLE: {
+        /* The shortest text that reads back as the same double. */
+        double v = *(const double *)field;
+        for (int prec = 6; prec <= 17; prec++) {
+            snprintf(buf, len, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
         break;
+    }
     case SR_CFG_DURATION:
         sr_format_duration(*(const int64_t *)field, buf, (unsigned)len);
         break;
