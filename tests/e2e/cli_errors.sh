@@ -44,5 +44,11 @@ if "$BIN" replay -q --report "$T/r.json" "$T/ok.csv" && grep -q '"applied": 1' "
 else
     echo "FAIL good file"; fail=$((fail + 1))
 fi
+# The shipped example configuration is valid.
+if "$BIN" config --check -c config/streamrec.ini >/dev/null; then
+    pass=$((pass + 1))
+else
+    echo "FAIL config/streamrec.ini does not pass config --check"; fail=$((fail + 1))
+fi
 echo "cli_errors: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
