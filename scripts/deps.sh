@@ -3,12 +3,29 @@
 # runs with. Idempotent: installs only what is missing, and says so.
 #   scripts/deps.sh          install what is missing (apt-get; root or sudo)
 #   scripts/deps.sh --check  exit 1 and list what is missing, install nothing
+#   scripts/deps.sh --list build|all  print the package names, one a line
+#                            (build: what `make` needs; docker/Dockerfile's
+#                            build stage installs exactly these, tested)
 set -eu
 
-PACKAGES="build-essential pkg-config gzip
+# What `make` needs to build build/streamrec.
+BUILD_PACKAGES="build-essential pkg-config
 librdkafka-dev libavro-dev libhiredis-dev libopenblas-dev check
-libinih-dev libjansson-dev zlib1g-dev libxxhash-dev
-redis-server kcat clang clang-format jq"
+libinih-dev libjansson-dev zlib1g-dev libxxhash-dev"
+# What the tests, the demo and the tools around them need as well
+# (python3-yaml: tests/e2e/docker_lint.sh parses docker/compose.yaml).
+TOOL_PACKAGES="gzip redis-server kcat clang clang-format jq python3-yaml"
+PACKAGES="$BUILD_PACKAGES $TOOL_PACKAGES"
+
+if [ "${1:-}" = "--list" ]; then
+    # shellcheck disable=SC2086
+    case "${2:-}" in
+    build) printf '%s\n' $BUILD_PACKAGES ;;
+    all) printf '%s\n' $PACKAGES ;;
+    *) echo "usage: scripts/deps.sh --list build|all" >&2; exit 2 ;;
+    esac
+    exit 0
+fi
 
 missing=""
 for p in $PACKAGES; do
