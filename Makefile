@@ -2,6 +2,7 @@
 #
 #   make            build build/streamrec
 #   make demo       install what is missing, build, run the main job end to end
+#                   (Kafka in, Redis out); make demo-replay: the same from files
 #   make test       unit + end-to-end tests (Check)
 #   make test-asan  the unit tests under AddressSanitizer + UBSan
 #   make bench      performance table, writes bench/results.json
@@ -36,7 +37,7 @@ BENCH_BIN := $(BUILD)/bench/bench
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-unit test-e2e test-asan bench demo format format-check clean
+.PHONY: all deps test test-unit test-e2e test-asan bench demo demo-replay format format-check clean
 
 all: $(BIN)
 
@@ -108,8 +109,14 @@ bench: $(DEPS_STAMP) $(BENCH_BIN) $(BIN)
 	@mkdir -p bench
 	SR_DATA=$(CURDIR)/../shared/data $(BENCH_BIN) --out bench/results.json
 
+# The main job end to end: dev broker, throwaway redis-server, produce while
+# `streamrec run` consumes, then throughput, freshness, accuracy, recs.
 demo: $(DEPS_STAMP) $(BIN)
-	@scripts/demo.sh $(BIN)
+	@scripts/demo-stream.sh $(BIN)
+
+# The same learning code from files, with the prequential report.
+demo-replay: $(DEPS_STAMP) $(BIN)
+	@scripts/demo-replay.sh $(BIN)
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 

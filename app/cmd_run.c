@@ -6,6 +6,7 @@
  * pipeline failed, 2 on a usage error. */
 #include "app/commands.h"
 #include "app/daemon.h"
+#include "app/reporter.h"
 #include "core/err.h"
 
 #include <getopt.h>
@@ -124,7 +125,14 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    struct reporter *rep = reporter_start(d, &cfg.metrics, err, sizeof err);
+    if (!rep) {
+        fprintf(stderr, "streamrec run: %s\n", err);
+        daemon_free(d);
+        return 1;
+    }
     int rc = daemon_run(d);
+    reporter_stop(rep);
     struct daemon_stats st;
     daemon_stats(d, &st);
     print_summary(&st, stderr);

@@ -99,10 +99,16 @@ struct daemon {
     uint32_t *nb;       /* [top_k] covis neighbours */
     uint32_t recent[64];
 
+    /* freshness: when each dirty user's oldest unpublished event arrived */
+    double *dirty_since; /* [cap_since] monotonic seconds; 0 = nothing pending */
+    uint32_t cap_since;
+    struct metrics_hist fresh; /* samples since the last fill_snapshot */
+
     /* shared with other threads */
     atomic_int stop;
-    pthread_mutex_t lock; /* guards snap */
+    pthread_mutex_t lock; /* guards snap and fresh_shared */
     struct daemon_stats snap;
+    struct metrics_hist fresh_shared; /* samples not yet taken by the reporter */
 };
 
 static const char *const feat_dlq_names[] = {"bad_user", "bad_item", "bad_time", "bad_type"};
@@ -267,6 +273,8 @@ struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errl
         sr_seterr(errbuf, errlen, SR_ENOMEM, "daemon: out of memory");
         return NULL;
     }
+    metrics_hist_reset(&d->fresh);
+    metrics_hist_reset(&d->fresh_shared);
     d->cfg = *cfg;
     d->started_ms = sr_now_ms();
     atomic_init(&d->stop, 0);
@@ -341,6 +349,7 @@ void daemon_free(struct daemon *d)
         free(d->hist[u].bought);
     }
     free(d->hist);
+    free(d->dirty_since);
     free(d->pairs);
     dirty_free(&d->users);
     dirty_free(&d->items);
@@ -408,6 +417,30 @@ static int dead_letter(struct daemon *d, const struct ks_msg *m, int reason, con
 
 /* One message through the pipeline. Returns 0, or a negative sr_err when
  * the pipeline cannot go on. */
+/* Remembers when the user's oldest unpublished event arrived. */
+static int mark_since(struct daemon *d, uint32_t user)
+{
+    if (user >= d->cap_since) {
+        size_t cap = d->cap_since;
+        int rc = grow((void **)&d->dirty_since, &cap, (size_t)user + 1, sizeof *d->dirty_since);
+        if (rc)
+            return rc;
+        d->cap_since = (uint32_t)cap;
+    }
+    if (d->dirty_since[user] == 0)
+        d->dirty_since[user] = sr_mono_s();
+    return 0;
+}
+
+/* A list for the user is on its way to Redis: one freshness sample. */
+static void published(struct daemon *d, uint32_t user)
+{
+    if (user < d->cap_since && d->dirty_since[user] > 0) {
+        metrics_hist_add(&d->fresh, (sr_mono_s() - d->dirty_since[user]) * 1000.0);
+        d->dirty_since[user] = 0;
+    }
+}
+
 static int apply_message(struct daemon *d, const struct ks_msg *m)
 {
     struct sr_raw_event raw;
@@ -465,7 +498,8 @@ static int apply_message(struct daemon *d, const struct ks_msg *m)
     }
     if (d->eval && (rc = eval_observe(d->eval, &ev)) != 0)
         return rc;
-    if ((rc = observe(d, &ev)) != 0 || (rc = dirty_mark(&d->users, ev.user)) != 0)
+    if ((rc = observe(d, &ev)) != 0 || (rc = dirty_mark(&d->users, ev.user)) != 0 ||
+        (rc = mark_since(d, ev.user)) != 0)
         return rc;
     if (ev.weight > 0) {
         /* The new item and the user's recent items were paired: their
@@ -574,6 +608,7 @@ static void publish_fallback(struct daemon *d, uint32_t user)
         if (!excluded(d, user, d->cat[d->pop[i].item]))
             d->top[n++] = d->pop[i];
     offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), user, NULL), d->top, n, true);
+    published(d, user);
     d->fallback_lists++;
     d->users_scored++;
 }
@@ -606,6 +641,7 @@ static void publish_mf(struct daemon *d, const uint32_t *users, size_t m, size_t
         }
         size_t n = kn_topk(s, n_cat, NULL, top_k, d->top);
         offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), u, NULL), d->top, n, true);
+        published(d, u);
         d->users_scored++;
     }
 }
@@ -740,7 +776,22 @@ static void fill_snapshot(struct daemon *d, bool running, size_t n_cat)
     snprintf(s.version, sizeof s.version, "%s", d->version);
     pthread_mutex_lock(&d->lock);
     d->snap = s;
+    metrics_hist_merge(&d->fresh_shared, &d->fresh);
     pthread_mutex_unlock(&d->lock);
+    metrics_hist_reset(&d->fresh);
+}
+
+void daemon_take_freshness(struct daemon *d, struct metrics_hist *out)
+{
+    pthread_mutex_lock(&d->lock);
+    metrics_hist_merge(out, &d->fresh_shared);
+    metrics_hist_reset(&d->fresh_shared);
+    pthread_mutex_unlock(&d->lock);
+}
+
+int daemon_send(struct daemon *d, const char *topic, const char *key, const void *value, size_t len)
+{
+    return ks_send(d->ks, topic, key, value, len);
 }
 
 /* The model hash: version, counters, offsets, online figures. */

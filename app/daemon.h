@@ -32,6 +32,7 @@
 #include "features/feat.h"
 #include "ingest/framing.h"
 #include "learner/eval.h"
+#include "app/metrics.h"
 #include "serve/publisher.h"
 
 #include <stdbool.h>
@@ -123,6 +124,17 @@ void daemon_stop(struct daemon *d);
 
 /** Copies the current counters. Any thread. */
 void daemon_stats(struct daemon *d, struct daemon_stats *out);
+
+/** Moves the freshness samples gathered since the last call into *out
+ * (adding to it): per published user list, the time from consuming the
+ * oldest of the user's events it reflects to handing the list to the
+ * publisher. Any thread. */
+void daemon_take_freshness(struct daemon *d, struct metrics_hist *out);
+
+/** Produces one record to a topic with the daemon's Kafka producer (the
+ * metrics topic). Any thread. Returns 0 or SR_EIO. */
+int daemon_send(struct daemon *d, const char *topic, const char *key, const void *value,
+                size_t len);
 
 /** Stable reason name ("truncated", ..., "bad_time"); "?" out of range. */
 const char *daemon_dlq_name(int reason);

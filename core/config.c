@@ -185,6 +185,13 @@ static const struct sr_cfg_key keys[] = {
      false, "similar-item lists (<namespace>:sim:<item>) of items whose neighbours changed are written at most this often"},
     {"run", "sim_batch", SR_CFG_INT, F(run.sim_batch), "2000", 1, 1e7, NULL, false,
      "most similar-item lists written per sim_interval (the rest wait for the next round)"},
+
+    {"metrics", "topic", SR_CFG_STRING, F(metrics.topic), "streamrec.metrics", NOLIM, NULL, false,
+     "topic that streamrec run writes one JSON record per interval to (docs/metrics.md)"},
+    {"metrics", "interval", SR_CFG_DURATION, F(metrics.interval_ms), "10s", 100, DAY_MS, NULL,
+     false, "time between two metrics records"},
+    {"metrics", "instance", SR_CFG_STRING, F(metrics.instance), "", NOLIM, NULL, false,
+     "this instance's id in metrics records; empty = host:pid"},
 };
 /* clang-format on */
 

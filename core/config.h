@@ -137,6 +137,12 @@ struct sr_run_cfg {
     int64_t sim_batch;            /* items whose neighbours changed, written per sim round */
 };
 
+struct sr_metrics_cfg {
+    char topic[SR_CFG_STR_MAX];    /* metrics topic */
+    int64_t interval_ms;           /* one record per interval */
+    char instance[SR_CFG_STR_MAX]; /* instance id; "" = host:pid */
+};
+
 struct sr_pass_kv {
     char key[128];
     char value[SR_CFG_STR_MAX];
@@ -154,6 +160,7 @@ struct sr_config {
     struct sr_publish_cfg publish;
     struct sr_source_cfg source;
     struct sr_run_cfg run;
+    struct sr_metrics_cfg metrics;
     struct sr_pass_kv kafka[SR_CFG_PASS_MAX]; /* [kafka] keys, passed to librdkafka unchanged */
     size_t n_kafka;
 };

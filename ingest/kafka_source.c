@@ -344,6 +344,19 @@ int ks_dlq(struct ks *k, const struct ks_msg *m, const char *reason, const char 
     }
 }
 
+int ks_send(struct ks *k, const char *topic, const char *key, const void *value, size_t len)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        SR_WARN(SR_MOD_INGEST, "record for %s not sent: %s", topic, rd_kafka_err2str(e));
+        return SR_EIO;
+    }
+    return 0;
+}
+
 int ks_commit(struct ks *k, bool force, int timeout_ms)
 {
     if (!force && (sr_mono_s() - k->last_commit_s) * 1000.0 < (double)k->commit_interval_ms)

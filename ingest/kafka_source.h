@@ -99,6 +99,12 @@ int ks_done(struct ks *k, const struct ks_msg *m);
  * full, up to a few seconds. Returns 0, or SR_EIO (counted in dlq_failed). */
 int ks_dlq(struct ks *k, const struct ks_msg *m, const char *reason, const char *detail);
 
+/** Produces one record (value len bytes, key NUL-terminated or NULL) to
+ * topic with the DLQ's producer; for the metrics topic. Thread-safe (any
+ * thread may call it while the learner thread polls). Never waits: a full
+ * queue is an error. Returns 0 or SR_EIO. */
+int ks_send(struct ks *k, const char *topic, const char *key, const void *value, size_t len);
+
 /** When force or source.commit_interval has passed since the last one:
  * flushes the DLQ producer (at most timeout_ms) and commits the stored
  * offsets (asynchronously, or synchronously when force). Returns 0 or

@@ -169,6 +169,8 @@ sim_interval = 100ms
 trending_interval = 100ms
 [source]
 commit_interval = 200ms
+[metrics]
+interval = 300ms
 EOF
 "$BIN" config --check -c "$T/run.ini" >/dev/null 2>&1 && ok || bad "config --check: $("$BIN" config --check -c "$T/run.ini" 2>&1)"
 
@@ -218,6 +220,18 @@ tail -n +2 "$T/g.csv" | awk -F, -v u="$u" '$3 == u { print $4 }' | sort -u >"$T/
 [ -z "$(comm -12 "$T/recitems" "$T/seen")" ] && ok || bad "(b) $u is recommended items it has seen"
 
 stop_daemon run1
+
+# Metrics: one record per interval on streamrec.metrics (docs/metrics.md);
+# their counts add up to no more than what the daemon did (the last, partial
+# interval is not reported) and to most of it.
+kcat -C -b "$BOOT" -t streamrec.metrics -o beginning -e -q >"$T/metrics.jsonl" 2>/dev/null
+if jq -s -e 'length >= 2 and all(.[]; .schema_version == 1 and (.events.applied | type) == "number"
+        and (.online.served | has("hr@20")) and (.model.version | type) == "string")' \
+        "$T/metrics.jsonl" >/dev/null 2>&1; then ok; else bad "metrics records: $(head -c 300 "$T/metrics.jsonl")"; fi
+m_applied=$(jq -s 'map(.events.applied) | add' "$T/metrics.jsonl" 2>/dev/null)
+m_dlq=$(jq -s 'map(.dlq.total) | add' "$T/metrics.jsonl" 2>/dev/null)
+[ "${m_applied:-0}" -gt 0 ] && [ "${m_applied:-0}" -le 1000 ] && [ "${m_dlq:-0}" -le 50 ] && ok ||
+    bad "metrics add up to applied=$m_applied dlq=$m_dlq (want 1..1000, <= 50)"
 grep -q "$TOTAL messages, $N events applied, $NBAD dead letters" "$T/run1.err" && ok ||
     bad "(a) summary: $(tail -1 "$T/run1.err")"
 
