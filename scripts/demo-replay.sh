@@ -1,5 +1,5 @@
 #!/bin/sh
-# scripts/demo-replay.sh BIN - the main job end to end on embedded defaults:
+# scripts/demo-replay.sh BIN - the learning core on files, on embedded defaults:
 # replay a real interaction stream (from ../shared/data when it is there,
 # else a synthetic one from `streamrec gen`) through features and the online
 # learner with prequential evaluation, and print the report.
