@@ -35,8 +35,8 @@ struct srv {
     float *S;      /* [score_batch][cap_cat] scores */
     float *col;    /* [cap_cat] one score column (popularity) */
     size_t cap_cat;
-    float *U;              /* [score_batch][dimv] */
-    uint32_t *mfu;         /* [cap_mfu] users of a srv_rank call with an MF list */
+    float *U;      /* [score_batch][dimv] */
+    uint32_t *mfu; /* [cap_mfu] users of a srv_rank call with an MF list */
     size_t cap_mfu;
     struct kn_scored *top; /* [top_k + POP_EXTRA] */
     struct kn_scored *pop; /* [top_k + POP_EXTRA] popularity list of the call */
@@ -270,8 +270,8 @@ static void rank_fallback(struct srv *s, uint32_t user, size_t n_pop, srv_emit_f
 }
 
 /* Scores users[0..m) (all with an MF row) with one sgemm. */
-static void rank_mf(struct srv *s, const struct feat *f, const struct mf *mf,
-                    const uint32_t *users, size_t m, size_t n_cat, srv_emit_fn emit, void *ctx)
+static void rank_mf(struct srv *s, const struct feat *f, const struct mf *mf, const uint32_t *users,
+                    size_t m, size_t n_cat, srv_emit_fn emit, void *ctx)
 {
     for (size_t r = 0; r < m; r++) {
         float *row = s->U + r * s->dimv;
