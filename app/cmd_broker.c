@@ -4,7 +4,10 @@
  * 127.0.0.1 with the topics streamrec uses (events with --partitions
  * partitions, streamrec.dlq and streamrec.metrics with one each). Prints
  * the bootstrap address as one stdout line, then serves until SIGTERM or
- * SIGINT and exits 0. Kept in memory only: a partition holds about 5 MB,
+ * SIGINT and exits 0. SIGUSR1 takes the broker down (connections dropped,
+ * new ones refused: rd_kafka_mock_broker_set_down), SIGUSR2 brings it back
+ * up, for fault-injection tests; the handlers only set flags, the main loop
+ * acts on them. Kept in memory only: a partition holds about 5 MB,
  * older messages are dropped (librdkafka's mock log limit).
  *
  * Choosing the port. librdkafka 2.0.2's mock broker binds its listener to
@@ -90,11 +93,35 @@ static int port_free(int port, char *why, size_t len)
 }
 
 static volatile sig_atomic_t broker_stop;
+static volatile sig_atomic_t broker_want_down; /* SIGUSR1 */
+static volatile sig_atomic_t broker_want_up;   /* SIGUSR2 */
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    broker_stop = 1;
+    if (sig == SIGUSR1)
+        broker_want_down = 1;
+    else if (sig == SIGUSR2)
+        broker_want_up = 1;
+    else
+        broker_stop = 1;
+}
+
+/* Acts on SIGUSR1/SIGUSR2 flags (main loop only: the mock cluster calls
+ * are not async-signal-safe). Down before up when both arrived. */
+static void broker_apply_faults(rd_kafka_mock_cluster_t *mc)
+{
+    if (broker_want_down) {
+        broker_want_down = 0;
+        rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_down(mc, -1);
+        fprintf(stderr, "streamrec broker: down (SIGUSR1)%s%s\n", err ? ": " : "",
+                err ? rd_kafka_err2str(err) : "");
+    }
+    if (broker_want_up) {
+        broker_want_up = 0;
+        rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_up(mc, -1);
+        fprintf(stderr, "streamrec broker: up (SIGUSR2)%s%s\n", err ? ": " : "",
+                err ? rd_kafka_err2str(err) : "");
+    }
 }
 
 static void broker_usage(FILE *f)
@@ -103,7 +130,9 @@ static void broker_usage(FILE *f)
                "Runs a development Kafka broker on 127.0.0.1 (librdkafka's mock cluster, in\n"
                "memory) with the topics events, streamrec.dlq and streamrec.metrics, prints\n"
                "its bootstrap address (host:port) as one line on stdout, and serves until\n"
-               "SIGTERM or SIGINT. Each partition keeps about the last 5 MB of messages.\n\n"
+               "SIGTERM or SIGINT. Each partition keeps about the last 5 MB of messages.\n"
+               "For fault tests, SIGUSR1 takes the broker down (connections dropped and\n"
+               "refused) and SIGUSR2 brings it back up.\n\n"
                "  --port N          listening port, 0 = any free port (default 0)\n"
                "  --partitions N    partitions of the events topic, 1..256 (default 4)\n"
                "  -h, --help        this text\n");
@@ -205,6 +234,8 @@ int cmd_broker(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
 
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
@@ -212,8 +243,10 @@ int cmd_broker(int argc, char **argv)
             "streamrec broker: serving on %s (topics events[%d], streamrec.dlq, "
             "streamrec.metrics); SIGTERM or Ctrl-C stops\n",
             rd_kafka_mock_cluster_bootstraps(mc), partitions);
-    while (!broker_stop)
+    while (!broker_stop) {
+        broker_apply_faults(mc);
         rd_kafka_poll(rk, 100);
+    }
     fprintf(stderr, "streamrec broker: stopping\n");
     rc = 0;
 

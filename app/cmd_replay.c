@@ -12,25 +12,31 @@
 
 static void replay_usage(FILE *f)
 {
-    fprintf(f, "usage: streamrec replay [options] FILE...\n\n"
-               "Runs the pipeline (features, learner) over dataset files as one stream, with\n"
-               "prequential evaluation (test, then train), and prints a report.\n\n"
-               "  --preset NAME    taobao, yoochoose, diginetica or movielens: column mapping,\n"
-               "                   type weights and time sorting of that dataset\n"
-               "  --report FILE    write the JSON report to FILE\n"
-               "  --sort           stable-sort the input by event time first (ingest.sort)\n"
-               "  --no-sort        keep file order even when the preset sorts\n"
-               "  --format FMT     auto, csv, jsonl or avro (ingest.format)\n"
-               "  --warmup X       leading fraction learned but not scored (eval.warmup)\n"
-               "  --sample X       fraction of positive events scored (eval.sample)\n"
-               "  --seed N         seed of every random choice (learner.seed)\n"
-               "  --no-eval        learn only (eval.enabled=false)\n"
-               "  --limit N        stop after N input events\n"
-               "  -c FILE          configuration file (INI)\n"
-               "  -o S.K=V         override one configuration key (repeatable)\n"
-               "  -q, --quiet      no table on stdout, no progress on stderr\n"
-               "  -h, --help       this text\n\n"
-               "streamrec config --dump lists every configuration key.\n");
+    fprintf(
+        f,
+        "usage: streamrec replay [options] FILE...\n\n"
+        "Runs the pipeline (features, learner) over dataset files as one stream, with\n"
+        "prequential evaluation (test, then train), and prints a report.\n\n"
+        "  --preset NAME    taobao, yoochoose, diginetica or movielens: column mapping,\n"
+        "                   type weights and time sorting of that dataset\n"
+        "  --report FILE    write the JSON report to FILE\n"
+        "  --sort           stable-sort the input by event time first (ingest.sort)\n"
+        "  --no-sort        keep file order even when the preset sorts\n"
+        "  --format FMT     auto, csv, jsonl or avro (ingest.format)\n"
+        "  --warmup X       leading fraction learned but not scored (eval.warmup)\n"
+        "  --sample X       fraction of positive events scored (eval.sample)\n"
+        "  --seed N         seed of every random choice (learner.seed)\n"
+        "  --no-eval        learn only (eval.enabled=false)\n"
+        "  --limit N        stop after N input events\n"
+        "  --dump-recs U,U  after the run, print the listed users' served top-K (the\n"
+        "                   daemon's serving code) as one JSON object on stdout:\n"
+        "                   {\"user\": {\"items\": [...], \"scores\": [...], \"fallback\": b}},\n"
+        "                   null for an unknown user; replaces the table\n"
+        "  -c FILE          configuration file (INI)\n"
+        "  -o S.K=V         override one configuration key (repeatable)\n"
+        "  -q, --quiet      no table on stdout, no progress on stderr\n"
+        "  -h, --help       this text\n\n"
+        "streamrec config --dump lists every configuration key.\n");
 }
 
 int cmd_replay(int argc, char **argv)
@@ -45,7 +51,8 @@ int cmd_replay(int argc, char **argv)
         OPT_SAMPLE,
         OPT_SEED,
         OPT_NO_EVAL,
-        OPT_LIMIT
+        OPT_LIMIT,
+        OPT_DUMP_RECS
     };
     static const struct option opts[] = {
         {"preset", required_argument, NULL, OPT_PRESET},
@@ -58,6 +65,7 @@ int cmd_replay(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"no-eval", no_argument, NULL, OPT_NO_EVAL},
         {"limit", required_argument, NULL, OPT_LIMIT},
+        {"dump-recs", required_argument, NULL, OPT_DUMP_RECS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
@@ -65,7 +73,7 @@ int cmd_replay(int argc, char **argv)
     /* Every option that sets a key becomes an override, so that the order
      * "defaults, preset, files and overrides in command-line order" holds. */
     struct app_steps steps;
-    const char *report_path = NULL;
+    const char *report_path = NULL, *dump = NULL;
     uint64_t limit = 0;
     int quiet = 0, c, ret = 2;
     if (app_steps_init(&steps, argc) != 0) {
@@ -85,6 +93,9 @@ int cmd_replay(int argc, char **argv)
             break;
         case OPT_REPORT:
             report_path = optarg;
+            continue;
+        case OPT_DUMP_RECS:
+            dump = optarg;
             continue;
         case OPT_SORT:
             key = "ingest.sort", val = "true";
@@ -145,13 +156,17 @@ int cmd_replay(int argc, char **argv)
         .n_paths = (size_t)(argc - optind),
         .progress = !quiet && isatty(STDERR_FILENO),
         .limit = limit,
+        .dump_recs = dump,
     };
     json_t *report = replay_run(&cfg, &ro, err, sizeof err);
     if (!report) {
         fprintf(stderr, "streamrec replay: %s\n", err);
         goto out;
     }
-    if (!quiet)
+    if (dump) {
+        json_dumpf(json_object_get(report, "recs"), stdout, JSON_REAL_PRECISION(9));
+        fputc('\n', stdout);
+    } else if (!quiet)
         replay_print_table(report, stdout);
     if (report_path &&
         json_dump_file(report, report_path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {

@@ -3,6 +3,7 @@
  * publisher. Everything here runs on the learner thread except
  * daemon_stop() and daemon_stats(). */
 #include "app/daemon.h"
+#include "app/serving.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -23,20 +24,11 @@
  * event is scored, before a scoring round, at the end), then are learned in
  * one mf_update_batch(), exactly as in replay (app/replay.c). */
 #define DAEMON_LEARN_BATCH 256
-#define NONE               UINT32_MAX
-#define POP_EXTRA          128  /* popularity candidates beyond top_k, for exclusions */
 #define MAX_POLL_MS        100  /* longest wait in ks_poll: how fast a stop is noticed */
 #define DRAIN_S            3.0  /* shutdown: longest time spent publishing dirty users */
 #define FLUSH_MS           3000 /* shutdown: publisher and DLQ flush timeouts */
 #define MAX_WINDOWS        8
 #define MODEL_FIELDS       12
-
-/* A user's history for the serving rules: distinct items touched (first
- * touch order) and purchased items. */
-struct hist {
-    uint32_t *seen, *bought;
-    uint32_t n_seen, cap_seen, n_bought, cap_bought;
-};
 
 /* A FIFO of ids with a membership flag per id (dirty users, dirty items). */
 struct dirty {
@@ -65,11 +57,7 @@ struct daemon {
     struct publisher *pub;
     struct ks *ks;
 
-    /* learned state owned here: the serving history */
-    struct hist *hist; /* [cap_users] */
-    uint32_t cap_users;
-    uint64_t *pairs; /* set of (user << 32 | item) + 1; 0 = empty */
-    size_t pairs_mask, n_pairs;
+    struct srv *srv; /* the serving history and rules (app/serving.h) */
     struct dirty users, items;
 
     /* pipeline state */
@@ -83,20 +71,12 @@ struct daemon {
     struct daemon_hr last[EVAL_N_SYS];
     char version[PUB_VERSION_MAX + 1];
 
-    /* scratch, grown between rounds (never per event) */
-    uint32_t *cat; /* [cap_cat] catalogue index (= first-positive order) -> item */
-    float *V;      /* [cap_cat][dimv] catalogue item vectors (+ bias column) */
-    float *S;      /* [score_batch][cap_cat] scores */
-    float *col;    /* [cap_cat] one score column (popularity) */
-    size_t cap_cat, dimv;
-    float *U;              /* [score_batch][dimv] */
+    /* scratch */
     uint32_t *batch;       /* [publish.batch] users taken this round */
-    struct kn_scored *top; /* [top_k + POP_EXTRA] */
-    struct kn_scored *pop; /* [top_k + POP_EXTRA] popularity list of the round */
-    size_t n_pop;
-    const char **names; /* [top_k] */
-    float *scores;      /* [top_k] */
-    uint32_t *nb;       /* [top_k] covis neighbours */
+    struct kn_scored *top; /* [top_k] trending and sim lists */
+    const char **names;    /* [top_k] */
+    float *scores;         /* [top_k] */
+    uint32_t *nb;          /* [top_k] covis neighbours */
     uint32_t recent[64];
 
     /* freshness: when each dirty user's oldest unpublished event arrived */
@@ -123,66 +103,6 @@ const char *daemon_dlq_name(int reason)
 }
 
 /* ---- small containers ------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static size_t pair_slot(const struct daemon *d, uint64_t key)
-{
-    size_t i = (size_t)mix64(key) & d->pairs_mask;
-    while (d->pairs[i] && d->pairs[i] != key)
-        i = (i + 1) & d->pairs_mask;
-    return i;
-}
-
-static int pair_add(struct daemon *d, uint32_t user, uint32_t item, bool *added)
-{
-    uint64_t key = ((uint64_t)user << 32 | item) + 1;
-    if ((d->n_pairs + 1) * 4 > (d->pairs_mask + 1) * 3) {
-        size_t old_cap = d->pairs_mask + 1, ncap = old_cap * 2;
-        uint64_t *np = calloc(ncap, sizeof *np), *old = d->pairs;
-        if (!np)
-            return SR_ENOMEM;
-        d->pairs = np;
-        d->pairs_mask = ncap - 1;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i])
-                d->pairs[pair_slot(d, old[i])] = old[i];
-        free(old);
-    }
-    size_t i = pair_slot(d, key);
-    *added = d->pairs[i] == 0;
-    if (*added) {
-        d->pairs[i] = key;
-        d->n_pairs++;
-    }
-    return 0;
-}
-
-static bool pair_has(const struct daemon *d, uint32_t user, uint32_t item)
-{
-    uint64_t key = ((uint64_t)user << 32 | item) + 1;
-    return d->pairs[pair_slot(d, key)] == key;
-}
-
-static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
-{
-    if (*n == *cap) {
-        uint32_t ncap = *cap ? *cap * 2 : 4;
-        uint32_t *na = realloc(*arr, (size_t)ncap * sizeof *na);
-        if (!na)
-            return SR_ENOMEM;
-        *arr = na;
-        *cap = ncap;
-    }
-    (*arr)[(*n)++] = v;
-    return 0;
-}
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -306,18 +226,14 @@ struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errl
         if (!(d->eval = eval_new(&ecfg, &cfg->serve, 0, d->pop_w, errbuf, errlen)))
             goto err;
     }
-    d->pairs_mask = 4095;
-    d->dimv = (size_t)mf_k(d->mf) + (cfg->learner.item_bias ? 1 : 0);
-    d->pairs = calloc(d->pairs_mask + 1, sizeof *d->pairs);
-    d->U = calloc((size_t)cfg->run.score_batch * d->dimv, sizeof *d->U);
+    if (!(d->srv = srv_new(cfg, d->mf, d->pop_w, errbuf, errlen)))
+        goto err;
     d->batch = calloc((size_t)cfg->publish.batch, sizeof *d->batch);
-    d->top = calloc(k + POP_EXTRA, sizeof *d->top);
-    d->pop = calloc(k + POP_EXTRA, sizeof *d->pop);
+    d->top = calloc(k, sizeof *d->top);
     d->names = calloc(k, sizeof *d->names);
     d->scores = calloc(k, sizeof *d->scores);
     d->nb = calloc(k, sizeof *d->nb);
-    if (!d->pairs || !d->U || !d->batch || !d->top || !d->pop || !d->names || !d->scores ||
-        !d->nb) {
+    if (!d->batch || !d->top || !d->names || !d->scores || !d->nb) {
         sr_seterr(errbuf, errlen, SR_ENOMEM, "daemon: out of memory");
         goto err;
     }
@@ -344,23 +260,12 @@ void daemon_free(struct daemon *d)
     mf_free(d->mf);
     feat_free(d->feat);
     fr_free(d->fr);
-    for (uint32_t u = 0; u < d->cap_users; u++) {
-        free(d->hist[u].seen);
-        free(d->hist[u].bought);
-    }
-    free(d->hist);
+    srv_free(d->srv);
     free(d->dirty_since);
-    free(d->pairs);
     dirty_free(&d->users);
     dirty_free(&d->items);
-    free(d->cat);
-    free(d->V);
-    free(d->S);
-    free(d->col);
-    free(d->U);
     free(d->batch);
     free(d->top);
-    free(d->pop);
     free(d->names);
     free(d->scores);
     free(d->nb);
@@ -379,29 +284,6 @@ static int learn_pending(struct daemon *d)
 {
     int rc = mf_update_batch(d->mf, d->pending, d->n_pending);
     d->n_pending = 0;
-    return rc;
-}
-
-static int observe(struct daemon *d, const struct sr_event *ev)
-{
-    if (ev->user >= d->cap_users) {
-        size_t cap = d->cap_users;
-        int rc = grow((void **)&d->hist, &cap, (size_t)ev->user + 1, sizeof *d->hist);
-        if (rc)
-            return rc;
-        d->cap_users = (uint32_t)cap;
-    }
-    struct hist *h = &d->hist[ev->user];
-    bool added;
-    int rc = pair_add(d, ev->user, ev->item, &added);
-    if (!rc && added)
-        rc = push_u32(&h->seen, &h->n_seen, &h->cap_seen, ev->item);
-    if (!rc && ev->type == SR_PURCHASE) {
-        for (uint32_t j = 0; j < h->n_bought; j++)
-            if (h->bought[j] == ev->item)
-                return 0;
-        rc = push_u32(&h->bought, &h->n_bought, &h->cap_bought, ev->item);
-    }
     return rc;
 }
 
@@ -498,7 +380,7 @@ static int apply_message(struct daemon *d, const struct ks_msg *m)
     }
     if (d->eval && (rc = eval_observe(d->eval, &ev)) != 0)
         return rc;
-    if ((rc = observe(d, &ev)) != 0 || (rc = dirty_mark(&d->users, ev.user)) != 0 ||
+    if ((rc = srv_observe(d->srv, &ev)) != 0 || (rc = dirty_mark(&d->users, ev.user)) != 0 ||
         (rc = mark_since(d, ev.user)) != 0)
         return rc;
     if (ev.weight > 0) {
@@ -518,162 +400,43 @@ static int apply_message(struct daemon *d, const struct ks_msg *m)
 
 /* ---- scoring and publishing ------------------------------------------- */
 
-/* The catalogue (items with a positive event, in first-positive order) and
- * its item vectors, rebuilt each round. Returns 0 or SR_ENOMEM. */
-static int build_catalogue(struct daemon *d, size_t *n_cat_out)
-{
-    const uint32_t n_items = feat_n_items(d->feat);
-    const uint32_t *first = feat_item_first_pos(d->feat);
-    size_t n_cat = 0;
-    for (uint32_t i = 0; i < n_items; i++)
-        if (first[i] != NONE && (size_t)first[i] + 1 > n_cat)
-            n_cat = (size_t)first[i] + 1;
-    if (n_cat > d->cap_cat) {
-        size_t ncap = d->cap_cat ? d->cap_cat : 1024;
-        while (ncap < n_cat)
-            ncap *= 2;
-        uint32_t *cat = realloc(d->cat, ncap * sizeof *cat);
-        if (cat)
-            d->cat = cat;
-        float *V = realloc(d->V, ncap * d->dimv * sizeof *V);
-        if (V)
-            d->V = V;
-        float *S = realloc(d->S, ncap * (size_t)d->cfg.run.score_batch * sizeof *S);
-        if (S)
-            d->S = S;
-        float *col = realloc(d->col, ncap * sizeof *col);
-        if (col)
-            d->col = col;
-        if (!cat || !V || !S || !col)
-            return SR_ENOMEM;
-        d->cap_cat = ncap;
-    }
-    for (uint32_t i = 0; i < n_items; i++)
-        if (first[i] != NONE)
-            d->cat[first[i]] = i;
-    const size_t k = mf_k(d->mf);
-    for (size_t j = 0; j < n_cat; j++) {
-        const float *v = mf_item_vec(d->mf, d->cat[j]);
-        float *row = d->V + j * d->dimv;
-        if (v)
-            memcpy(row, v, k * sizeof *row);
-        else
-            memset(row, 0, k * sizeof *row);
-        if (d->dimv > k)
-            row[k] = mf_item_bias(d->mf, d->cat[j]);
-    }
-    *n_cat_out = n_cat;
-    return 0;
-}
-
-/* Top of one popularity window over the catalogue into out[0..max). */
-static size_t pop_top(struct daemon *d, size_t w, size_t n_cat, struct kn_scored *out, size_t max)
-{
-    const float *pop = feat_pop_scores(d->feat, w);
-    for (size_t j = 0; j < n_cat; j++)
-        d->col[j] = pop[d->cat[j]];
-    return kn_topk(d->col, n_cat, NULL, max, out);
-}
-
-static bool excluded(const struct daemon *d, uint32_t user, uint32_t item)
-{
-    if (user >= d->cap_users)
-        return false;
-    const struct hist *h = &d->hist[user];
-    if (d->cfg.serve.exclude_seen)
-        return pair_has(d, user, item);
-    if (d->cfg.serve.exclude_purchased)
-        for (uint32_t j = 0; j < h->n_bought; j++)
-            if (h->bought[j] == item)
-                return true;
-    return false;
-}
-
-/* Hands a ranked list (catalogue indexes) to the publisher. */
+/* Hands a ranked list to the publisher; cat_index: items are catalogue
+ * indexes (srv_cat_items), else item ids. */
 static void offer(struct daemon *d, enum pub_kind kind, const char *id, const struct kn_scored *l,
                   size_t n, bool cat_index)
 {
+    const uint32_t *cat = srv_cat_items(d->srv);
     for (size_t i = 0; i < n; i++) {
-        uint32_t item = cat_index ? d->cat[l[i].item] : l[i].item;
+        uint32_t item = cat_index ? cat[l[i].item] : l[i].item;
         d->names[i] = sr_intern_str(feat_items(d->feat), item, NULL);
         d->scores[i] = isfinite(l[i].score) ? l[i].score : 0.0f;
     }
     pub_offer(d->pub, kind, id, d->names, d->scores, n, d->version);
 }
 
-static void publish_fallback(struct daemon *d, uint32_t user)
+/* srv_emit_fn: one user's served list to the publisher. */
+static void offer_user(void *ctx, uint32_t user, const struct kn_scored *top, size_t n,
+                       bool fallback)
 {
-    size_t k = (size_t)d->cfg.serve.top_k, n = 0;
-    for (size_t i = 0; i < d->n_pop && n < k; i++)
-        if (!excluded(d, user, d->cat[d->pop[i].item]))
-            d->top[n++] = d->pop[i];
-    offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), user, NULL), d->top, n, true);
+    struct daemon *d = ctx;
+    offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), user, NULL), top, n, true);
     published(d, user);
-    d->fallback_lists++;
     d->users_scored++;
-}
-
-/* Scores users[0..m) (all with an MF row) with one sgemm. */
-static void publish_mf(struct daemon *d, const uint32_t *users, size_t m, size_t n_cat)
-{
-    const size_t k = mf_k(d->mf), top_k = (size_t)d->cfg.serve.top_k;
-    for (size_t r = 0; r < m; r++) {
-        float *row = d->U + r * d->dimv;
-        memcpy(row, mf_user_vec(d->mf, users[r]), k * sizeof *row);
-        if (d->dimv > k)
-            row[k] = 1.0f;
-    }
-    kn_sgemm_nt((int)m, (int)n_cat, (int)d->dimv, d->U, d->V, d->S);
-    const uint32_t *first = feat_item_first_pos(d->feat);
-    for (size_t r = 0; r < m; r++) {
-        float *s = d->S + r * n_cat;
-        uint32_t u = users[r];
-        if (u < d->cap_users) {
-            const struct hist *h = &d->hist[u];
-            if (d->cfg.serve.exclude_seen)
-                for (uint32_t j = 0; j < h->n_seen; j++)
-                    if (first[h->seen[j]] != NONE)
-                        s[first[h->seen[j]]] = -INFINITY;
-            if (d->cfg.serve.exclude_purchased)
-                for (uint32_t j = 0; j < h->n_bought; j++)
-                    if (first[h->bought[j]] != NONE)
-                        s[first[h->bought[j]]] = -INFINITY;
-        }
-        size_t n = kn_topk(s, n_cat, NULL, top_k, d->top);
-        offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), u, NULL), d->top, n, true);
-        published(d, u);
-        d->users_scored++;
-    }
+    if (fallback)
+        d->fallback_lists++;
 }
 
 /* Scores up to publish.batch dirty users. */
 static int publish_users(struct daemon *d, size_t n_cat)
 {
     size_t n = dirty_take(&d->users, d->batch, (size_t)d->cfg.publish.batch);
-    if (n == 0)
-        return 0;
-    size_t top_k = (size_t)d->cfg.serve.top_k;
-    d->n_pop = pop_top(d, d->pop_w, n_cat, d->pop, top_k + POP_EXTRA);
-    /* MF users are moved to the front of the batch, fallbacks served at once. */
-    size_t n_mf = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = d->batch[i];
-        if (feat_user_positives(d->feat, u) < (uint32_t)d->cfg.serve.fallback_min_events ||
-            !mf_user_vec(d->mf, u))
-            publish_fallback(d, u);
-        else
-            d->batch[n_mf++] = u;
-    }
-    size_t b = (size_t)d->cfg.run.score_batch;
-    for (size_t i = 0; i < n_mf; i += b)
-        publish_mf(d, d->batch + i, n_mf - i < b ? n_mf - i : b, n_cat);
-    return 0;
+    return srv_rank(d->srv, d->feat, d->mf, n_cat, d->batch, n, offer_user, d);
 }
 
 static void publish_trending(struct daemon *d, size_t n_cat)
 {
     for (size_t w = 0; w < d->n_win; w++) {
-        size_t n = pop_top(d, w, n_cat, d->top, (size_t)d->cfg.serve.top_k);
+        size_t n = srv_pop_top(d->srv, d->feat, w, n_cat, d->top, (size_t)d->cfg.serve.top_k);
         offer(d, PUB_TRENDING, d->win_name[w], d->top, n, true);
         d->trending_lists++;
     }
@@ -849,11 +612,12 @@ static int round_publish(struct daemon *d, bool force)
     snprintf(d->version, sizeof d->version, "%lld-%" PRIu64, (long long)(d->started_ms / 1000),
              fs.admitted);
     size_t n_cat = 0;
-    if ((rc = build_catalogue(d, &n_cat)) != 0)
+    if ((rc = srv_catalogue(d->srv, d->feat, d->mf, &n_cat)) != 0)
         return rc;
     double now = sr_mono_s();
     if (n_cat > 0) {
-        publish_users(d, n_cat);
+        if ((rc = publish_users(d, n_cat)) != 0)
+            return rc;
         if ((force || now >= d->next_trending) && fs.admitted != d->applied_at_trending) {
             publish_trending(d, n_cat);
             d->applied_at_trending = fs.admitted;

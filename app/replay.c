@@ -1,5 +1,6 @@
 /* app/replay.c - `streamrec replay`: the pipeline over dataset files. */
 #include "app/replay.h"
+#include "app/serving.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -9,6 +10,7 @@
 #include "learner/eval.h"
 #include "learner/mf.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@ struct run {
     struct feat *feat;
     struct mf *mf;
     struct eval *eval;
+    struct srv *srv; /* NULL unless recs are dumped */
     struct sr_event pending[REPLAY_BATCH];
     size_t n_pending;
 };
@@ -39,6 +42,7 @@ static int learn_pending(struct run *r)
 static void run_free(struct run *r)
 {
     eval_free(r->eval);
+    srv_free(r->srv);
     mf_free(r->mf);
     feat_free(r->feat);
     src_close(r->src);
@@ -139,6 +143,55 @@ static json_t *metrics_json(const struct eval *e, enum eval_mode mode)
     return o;
 }
 
+/* srv_emit_fn: one served list into a JSON object (ctx). */
+struct dump_ctx {
+    const struct srv *srv;
+    const struct feat *feat;
+    json_t *list; /* set by the call */
+};
+
+static void dump_list(void *ctx, uint32_t user, const struct kn_scored *top, size_t n,
+                      bool fallback)
+{
+    (void)user;
+    struct dump_ctx *c = ctx;
+    const uint32_t *cat = srv_cat_items(c->srv);
+    json_t *items = json_array(), *scores = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(
+            items, json_string(sr_intern_str(feat_items(c->feat), cat[top[i].item], NULL)));
+        json_array_append_new(scores, json_real(isfinite(top[i].score) ? top[i].score : 0.0));
+    }
+    c->list = json_pack("{s:o,s:o,s:b}", "items", items, "scores", scores, "fallback", fallback);
+}
+
+/* The served list of each user of the comma-separated list, as the daemon
+ * ranks it with the model as it is now. NULL when out of memory. */
+static json_t *dump_recs(struct run *r, const char *users)
+{
+    size_t n_cat;
+    if (srv_catalogue(r->srv, r->feat, r->mf, &n_cat) != 0)
+        return NULL;
+    json_t *out = json_object();
+    const char *p = users;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char id[256];
+        snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), p);
+        uint32_t user;
+        struct dump_ctx c = {r->srv, r->feat, NULL};
+        if (len > 0 && sr_intern_find(feat_users(r->feat), id, strlen(id), &user) == 0 &&
+            srv_rank(r->srv, r->feat, r->mf, n_cat, &user, 1, dump_list, &c) == 0 && c.list)
+            json_object_set_new(out, id, c.list);
+        else if (len > 0)
+            json_object_set_new(out, id, json_null());
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return out;
+}
+
 static json_t *dataset_name(const struct replay_opts *o)
 {
     char name[1024] = "";
@@ -180,6 +233,9 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                   cfg->eval.pop_window, cfg->features.pop_windows);
         goto err;
     }
+    if (o->dump_recs &&
+        !(r.srv = srv_new(cfg, r.mf, (size_t)feat_pop_find(r.feat, pop_ms), errbuf, errlen)))
+        goto err;
     if (cfg->eval.enabled &&
         !(r.eval = eval_new(&cfg->eval, &cfg->serve, total, (size_t)feat_pop_find(r.feat, pop_ms),
                             errbuf, errlen)))
@@ -213,6 +269,8 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                 break;
         }
         if (r.eval && (rc = eval_observe(r.eval, &ev)) != 0)
+            break;
+        if (r.srv && (rc = srv_observe(r.srv, &ev)) != 0)
             break;
     }
     if (rc == SR_EEOF || rc == 0) {
@@ -277,6 +335,15 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                   (json_int_t)mf_bytes_per_item(r.mf), "model_bytes", (json_int_t)mf_bytes(r.mf),
                   "feature_bytes", (json_int_t)feat_bytes(r.feat), "eval_bytes",
                   (json_int_t)(r.eval ? eval_bytes(r.eval) : 0)));
+    if (r.srv) {
+        json_t *recs = dump_recs(&r, o->dump_recs);
+        if (!recs) {
+            json_decref(report);
+            sr_seterr(errbuf, errlen, SR_ENOMEM, "replay: out of memory serving the users");
+            goto err;
+        }
+        json_object_set_new(report, "recs", recs);
+    }
     run_free(&r);
     return report;
 

@@ -18,10 +18,16 @@ struct replay_opts {
     size_t n_paths;
     bool progress;  /* progress line on stderr */
     uint64_t limit; /* stop after this many input records; 0 = all */
+    /* borrowed, NULL = none: comma-separated user ids whose served lists
+     * (app/serving.h, the daemon's code) go into the report as "recs" */
+    const char *dump_recs;
 };
 
 /** Runs the pipeline over the files. Returns a new report (see README,
- * "Report format"; json_decref it), or NULL with one line in errbuf. */
+ * "Report format"; json_decref it), or NULL with one line in errbuf. With
+ * o->dump_recs the report also has "recs": {user: {"items": [...],
+ * "scores": [...], "fallback": bool} or null for an unknown user}, each the
+ * top-K the daemon would serve after the same events. */
 json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, char *errbuf,
                    size_t errlen);
 /** Prints the human-readable summary of a report. */

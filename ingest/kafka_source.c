@@ -14,6 +14,18 @@
 #define KS_DLQ_QUEUE_WAIT_MS 5000 /* longest wait for room in a full DLQ producer queue */
 #define KS_ERRORS_LOGGED     20   /* consumer errors logged in full; then every 1000th */
 
+/* How far this process has applied one partition. The model lives in this
+ * process, so a message below `next` is already in it: after a lost
+ * assignment (the session expired while the broker was unreachable) the
+ * group restarts the partition at the last committed offset, and the
+ * messages applied since that commit come again. */
+struct ks_pos {
+    char *topic; /* owned */
+    int32_t partition;
+    int64_t next;     /* first offset not applied yet; -1: none applied */
+    uint64_t skipped; /* redelivered messages skipped in the current run of them */
+};
+
 struct ks {
     /* settings */
     char dlq_topic[SR_CFG_STR_MAX];
@@ -26,8 +38,34 @@ struct ks {
     double last_commit_s;
     bool dirty; /* offsets stored since the last commit */
     bool closed;
+    struct ks_pos *pos; /* owned: n_pos partitions ever consumed, cap_pos allocated */
+    size_t n_pos, cap_pos;
+    struct ks_pos *cur_pos; /* borrowed from pos: the partition of cur */
     struct ks_stats st;
 };
+
+/* The position record of (topic, partition), created on first sight (a
+ * new partition: the only allocation on the message path). NULL when out
+ * of memory. Pointers into pos stay valid until the next creation. */
+static struct ks_pos *pos_get(struct ks *k, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < k->n_pos; i++)
+        if (k->pos[i].partition == partition && strcmp(k->pos[i].topic, topic) == 0)
+            return &k->pos[i];
+    if (k->n_pos == k->cap_pos) {
+        size_t cap = k->cap_pos ? 2 * k->cap_pos : 16;
+        struct ks_pos *p = realloc(k->pos, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        k->pos = p;
+        k->cap_pos = cap;
+    }
+    char *name = strdup(topic);
+    if (!name)
+        return NULL;
+    k->pos[k->n_pos] = (struct ks_pos){.topic = name, .partition = partition, .next = -1};
+    return &k->pos[k->n_pos++];
+}
 
 /* Keys that only a consumer understands: not given to the DLQ producer,
  * which would otherwise log a warning for each. */
@@ -281,7 +319,33 @@ int ks_poll(struct ks *k, int timeout_ms, struct ks_msg *out)
         }
         return SR_EAGAIN;
     }
+    struct ks_pos *pos = pos_get(k, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!pos) {
+        rd_kafka_message_destroy(m);
+        SR_ERROR(SR_MOD_INGEST, "consumer: out of memory");
+        return SR_ENOMEM;
+    }
+    if (m->offset < pos->next) {
+        /* Applied already (see struct ks_pos): skipped, its offset stored
+         * so the commit moves past it. */
+        if (pos->skipped++ == 0)
+            SR_WARN(SR_MOD_INGEST,
+                    "%s [%" PRId32 "] redelivered from offset %" PRId64 " (offsets below %" PRId64
+                    " are applied already): skipping them",
+                    rd_kafka_topic_name(m->rkt), m->partition, m->offset, pos->next);
+        k->st.redelivered++;
+        if (rd_kafka_offset_store(m->rkt, m->partition, m->offset) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            k->dirty = true;
+        rd_kafka_message_destroy(m);
+        return SR_EAGAIN;
+    }
+    if (pos->skipped) {
+        SR_INFO(SR_MOD_INGEST, "%s [%" PRId32 "]: %" PRIu64 " redelivered messages skipped",
+                rd_kafka_topic_name(m->rkt), m->partition, pos->skipped);
+        pos->skipped = 0;
+    }
     k->cur = m;
+    k->cur_pos = pos;
     out->value = m->len ? m->payload : NULL;
     out->len = m->len;
     out->key = m->key;
@@ -299,6 +363,7 @@ int ks_done(struct ks *k, const struct ks_msg *m)
 {
     if (!k->cur || k->cur->offset != m->offset || k->cur->partition != m->partition)
         return SR_EINVAL;
+    k->cur_pos->next = m->offset + 1; /* in the model now, whatever the assignment */
     if (rd_kafka_offset_store(k->cur->rkt, m->partition, m->offset) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return SR_EINVAL; /* revoked meanwhile: its new owner re-reads it */
     k->dirty = true;
@@ -435,5 +500,8 @@ void ks_free(struct ks *k)
     /* Anything still queued was reported by ks_close; do not wait again. */
     rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_destroy(k->producer);
+    for (size_t i = 0; i < k->n_pos; i++)
+        free(k->pos[i].topic);
+    free(k->pos);
     free(k);
 }

@@ -18,7 +18,11 @@
  * partition revocation and by ks_close(). Until checkpoints exist (a later
  * issue) the model lives in memory only: a restarted daemon resumes after
  * the committed offsets with a fresh model, so commits bound re-reading,
- * not exactly-once state.
+ * not exactly-once state. Within one process every message is applied at
+ * most once: the source remembers, per partition, the offset after the last
+ * ks_done() message and skips (stores, counts in `redelivered`, does not
+ * hand out) any message below it, such as those the group hands out again
+ * from the last commit after an assignment was lost to a broker outage.
  *
  * [kafka] configuration keys are passed to librdkafka unchanged (consumer
  * and DLQ producer; consumer-only keys are not given to the producer).
@@ -70,6 +74,7 @@ struct ks_stats {
     uint64_t commit_errors;   /* failed commits (nothing to commit is not an error) */
     uint64_t rebalances;      /* assignments and revocations */
     uint64_t consumer_errors; /* errors reported by the consumer (logged, not fatal) */
+    uint64_t redelivered;     /* messages below the applied position: skipped, not handed out */
 };
 
 struct ks;
