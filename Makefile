@@ -6,6 +6,7 @@
 #   make test       unit + end-to-end tests (Check)
 #   make test-asan  the unit tests under AddressSanitizer + UBSan
 #   make bench      performance table, writes bench/results.json
+#   make bench-e2e  broker + daemon + Redis table, writes bench/e2e.json
 #   make format / format-check / clean
 #
 # Sources are found by folder: every .c in a module folder goes into the
@@ -34,10 +35,11 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/unit_tests
 BENCH_BIN := $(BUILD)/bench/bench
+PROBE_BIN := $(BUILD)/bench/probe
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-unit test-e2e test-asan bench demo demo-replay format format-check clean
+.PHONY: all deps test test-unit test-e2e test-asan bench bench-e2e demo demo-replay format format-check clean
 
 all: $(BIN)
 
@@ -83,6 +85,9 @@ $(TEST_BIN): $(BUILD)/tests/runner.o $(TEST_OBJ) $(LIB)
 $(BENCH_BIN): $(BUILD)/bench/bench.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+$(PROBE_BIN): $(BUILD)/bench/probe.o
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory test-unit test-e2e
 
@@ -108,6 +113,11 @@ LDFLAGS += $(EXTRA_SAN)
 bench: $(DEPS_STAMP) $(BENCH_BIN) $(BIN)
 	@mkdir -p bench
 	SR_DATA=$(CURDIR)/../shared/data $(BENCH_BIN) --out bench/results.json
+
+# The daemon end to end: dev broker, throwaway redis-server, freshness probe.
+bench-e2e: $(DEPS_STAMP) $(PROBE_BIN) $(BIN)
+	@mkdir -p bench
+	SR_BIN=$(CURDIR)/$(BIN) SR_PROBE=$(CURDIR)/$(PROBE_BIN) scripts/bench-e2e.sh bench/e2e.json
 
 # The main job end to end: dev broker, throwaway redis-server, produce while
 # `streamrec run` consumes, then throughput, freshness, accuracy, recs.
