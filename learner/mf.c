@@ -84,6 +84,7 @@ struct mf_state {
     uint32_t *ring;             /* [MF_RING_SIZE] recent positive items, owned */
     uint64_t ring_pushed;       /* items ever pushed; next slot = ring_pushed % size */
     uint64_t updates;           /* positive events learned */
+    uint32_t n_sample_items;    /* 1 + highest item id learned: range of uniform negatives */
 };
 
 /* Scratch: preallocated, meaningless between calls. */
@@ -294,7 +295,14 @@ static uint32_t mf_sample(struct mf *m, uint32_t item, uint32_t *out)
     struct mf_state *st = &m->st;
     const uint32_t *ring = st->ring;
     const uint64_t filled = st->ring_pushed < MF_RING_SIZE ? st->ring_pushed : MF_RING_SIZE;
-    const uint64_t n_items = st->n_items;
+    /* Uniform negatives come from the items learned so far (up to the
+     * highest id of a positive, this one included), not from every row that
+     * exists: rows are reserved as events are admitted, so their count
+     * depends on how far ahead of learning the caller reserved, and the
+     * model must not. */
+    if (item >= st->n_sample_items)
+        st->n_sample_items = item + 1;
+    const uint64_t n_items = st->n_sample_items;
     /* The popularity share as a threshold on 32 random bits; 0 while the
      * ring is empty (the first event only has uniform negatives). */
     const uint64_t pop_thresh = filled ? m->set.pop_thresh : 0;

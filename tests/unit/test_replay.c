@@ -106,7 +106,16 @@ static void reference_pop_all(const struct tev *ev, int n, const double *weight,
     }
 }
 
+static json_t *run_replay_recs(const char *path, const char *const *overrides, size_t n_over,
+                               const char *dump_recs);
+
 static json_t *run_replay(const char *path, const char *const *overrides, size_t n_over)
+{
+    return run_replay_recs(path, overrides, n_over, NULL);
+}
+
+static json_t *run_replay_recs(const char *path, const char *const *overrides, size_t n_over,
+                               const char *dump_recs)
 {
     struct sr_config cfg;
     char err[1024];
@@ -118,7 +127,7 @@ static json_t *run_replay(const char *path, const char *const *overrides, size_t
         ck_assert_msg(sr_config_override(&cfg, overrides[i], err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(sr_config_validate(&cfg, err, sizeof err), 0);
     const char *paths[] = {path};
-    struct replay_opts o = {.paths = paths, .n_paths = 1};
+    struct replay_opts o = {.paths = paths, .n_paths = 1, .dump_recs = dump_recs};
     json_t *r = replay_run(&cfg, &o, err, sizeof err);
     ck_assert_msg(r != NULL, "replay failed: %s", err);
     return r;
@@ -215,6 +224,39 @@ START_TEST(test_reproducible)
     free(tb);
     json_decref(sa);
     json_decref(sb);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    unlink(path);
+}
+END_TEST
+
+/* Evaluation only looks: the model learned, and so the lists served after
+ * the stream, are the same whatever is scored (evaluation forces learning
+ * in smaller batches before each scored event). */
+START_TEST(test_eval_does_not_change_model)
+{
+    char path[] = "/tmp/sr_replay_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    static struct tev ev[N_EVENTS];
+    make_stream(ev, N_EVENTS, 4242, path);
+    static const char *const users = "u0,u1,u2,u3,u5,u8,u13,u21,u34";
+    const char *all[] = {"eval.sample=1"}, *some[] = {"eval.sample=0.2"},
+               *none[] = {"eval.enabled=false"};
+    json_t *a = run_replay_recs(path, all, 1, users), *b = run_replay_recs(path, some, 1, users),
+           *c = run_replay_recs(path, none, 1, users);
+    char *ta = json_dumps(json_object_get(a, "recs"), JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+    char *tb = json_dumps(json_object_get(b, "recs"), JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+    char *tc = json_dumps(json_object_get(c, "recs"), JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+    ck_assert_ptr_nonnull(ta);
+    ck_assert_ptr_nonnull(strstr(ta, "items"));
+    ck_assert_str_eq(ta, tb);
+    ck_assert_str_eq(ta, tc);
+    free(ta);
+    free(tb);
+    free(tc);
     json_decref(a);
     json_decref(b);
     json_decref(c);
@@ -347,6 +389,7 @@ Suite *replay_suite(void)
     tcase_add_test(tc, test_pop_all_matches_protocol);
     tcase_add_test(tc, test_reproducible);
     tcase_add_test(tc, test_report_shape);
+    tcase_add_test(tc, test_eval_does_not_change_model);
     tcase_add_test(tc, test_formats_agree);
     tcase_add_test(tc, test_movielens_learns);
     suite_add_tcase(s, tc);
