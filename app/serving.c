@@ -1,5 +1,6 @@
 /* app/serving.c - the serving rules over the learned state (app/serving.h). */
 #include "app/serving.h"
+#include "features/history.h"
 #include "core/err.h"
 #include "kernels/kn.h"
 
@@ -10,13 +11,6 @@
 #define NONE      UINT32_MAX
 #define POP_EXTRA 128 /* popularity candidates beyond top_k, for exclusions */
 
-/* A user's history for the serving rules: distinct items touched (first
- * touch order) and purchased items. */
-struct hist {
-    uint32_t *seen, *bought;
-    uint32_t n_seen, cap_seen, n_bought, cap_bought;
-};
-
 struct srv {
     /* settings */
     size_t top_k, score_batch, pop_w, dimv, k;
@@ -24,10 +18,7 @@ struct srv {
     uint32_t fallback_min_events;
 
     /* state: the serving history */
-    struct hist *hist; /* [cap_users] */
-    uint32_t cap_users;
-    uint64_t *pairs; /* set of (user << 32 | item) + 1; 0 = empty */
-    size_t pairs_mask, n_pairs;
+    struct hist *hist; /* every user's items and purchases */
 
     /* scratch, grown between rounds (never per event) */
     uint32_t *cat; /* [cap_cat] catalogue index (= first-positive order) -> item */
@@ -42,66 +33,9 @@ struct srv {
     struct kn_scored *pop; /* [top_k + POP_EXTRA] popularity list of the call */
 };
 
-/* ---- small containers ------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static size_t pair_slot(const struct srv *s, uint64_t key)
-{
-    size_t i = (size_t)mix64(key) & s->pairs_mask;
-    while (s->pairs[i] && s->pairs[i] != key)
-        i = (i + 1) & s->pairs_mask;
-    return i;
-}
-
-static int pair_add(struct srv *s, uint32_t user, uint32_t item, bool *added)
-{
-    uint64_t key = ((uint64_t)user << 32 | item) + 1;
-    if ((s->n_pairs + 1) * 4 > (s->pairs_mask + 1) * 3) {
-        size_t old_cap = s->pairs_mask + 1, ncap = old_cap * 2;
-        uint64_t *np = calloc(ncap, sizeof *np), *old = s->pairs;
-        if (!np)
-            return SR_ENOMEM;
-        s->pairs = np;
-        s->pairs_mask = ncap - 1;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i])
-                s->pairs[pair_slot(s, old[i])] = old[i];
-        free(old);
-    }
-    size_t i = pair_slot(s, key);
-    *added = s->pairs[i] == 0;
-    if (*added) {
-        s->pairs[i] = key;
-        s->n_pairs++;
-    }
-    return 0;
-}
-
 bool srv_seen(const struct srv *s, uint32_t user, uint32_t item)
 {
-    uint64_t key = ((uint64_t)user << 32 | item) + 1;
-    return s->pairs[pair_slot(s, key)] == key;
-}
-
-static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
-{
-    if (*n == *cap) {
-        uint32_t ncap = *cap ? *cap * 2 : 4;
-        uint32_t *na = realloc(*arr, (size_t)ncap * sizeof *na);
-        if (!na)
-            return SR_ENOMEM;
-        *arr = na;
-        *cap = ncap;
-    }
-    (*arr)[(*n)++] = v;
-    return 0;
+    return hist_seen(s->hist, user, item);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -120,12 +54,11 @@ struct srv *srv_new(const struct sr_config *cfg, const struct mf *mf, size_t pop
     s->exclude_seen = cfg->serve.exclude_seen;
     s->exclude_purchased = cfg->serve.exclude_purchased;
     s->fallback_min_events = (uint32_t)cfg->serve.fallback_min_events;
-    s->pairs_mask = 4095;
-    s->pairs = calloc(s->pairs_mask + 1, sizeof *s->pairs);
+    s->hist = hist_new();
     s->U = calloc(s->score_batch * s->dimv, sizeof *s->U);
     s->top = calloc(s->top_k + POP_EXTRA, sizeof *s->top);
     s->pop = calloc(s->top_k + POP_EXTRA, sizeof *s->pop);
-    if (!s->pairs || !s->U || !s->top || !s->pop)
+    if (!s->hist || !s->U || !s->top || !s->pop)
         goto nomem;
     return s;
 
@@ -139,12 +72,7 @@ void srv_free(struct srv *s)
 {
     if (!s)
         return;
-    for (uint32_t u = 0; u < s->cap_users; u++) {
-        free(s->hist[u].seen);
-        free(s->hist[u].bought);
-    }
-    free(s->hist);
-    free(s->pairs);
+    hist_free(s->hist);
     free(s->cat);
     free(s->V);
     free(s->S);
@@ -160,29 +88,7 @@ void srv_free(struct srv *s)
 
 int srv_observe(struct srv *s, const struct sr_event *ev)
 {
-    if (ev->user >= s->cap_users) {
-        size_t ncap = s->cap_users ? s->cap_users : 64;
-        while (ncap <= ev->user)
-            ncap *= 2;
-        struct hist *nh = realloc(s->hist, ncap * sizeof *nh);
-        if (!nh)
-            return SR_ENOMEM;
-        memset(nh + s->cap_users, 0, (ncap - s->cap_users) * sizeof *nh);
-        s->hist = nh;
-        s->cap_users = (uint32_t)ncap;
-    }
-    struct hist *h = &s->hist[ev->user];
-    bool added;
-    int rc = pair_add(s, ev->user, ev->item, &added);
-    if (!rc && added)
-        rc = push_u32(&h->seen, &h->n_seen, &h->cap_seen, ev->item);
-    if (!rc && ev->type == SR_PURCHASE) {
-        for (uint32_t j = 0; j < h->n_bought; j++)
-            if (h->bought[j] == ev->item)
-                return 0;
-        rc = push_u32(&h->bought, &h->n_bought, &h->cap_bought, ev->item);
-    }
-    return rc;
+    return hist_add(s->hist, ev);
 }
 
 /* ---- ranking ---------------------------------------------------------- */
@@ -248,15 +154,15 @@ size_t srv_pop_top(struct srv *s, const struct feat *f, size_t w, size_t n_cat,
 
 static bool excluded(const struct srv *s, uint32_t user, uint32_t item)
 {
-    if (user >= s->cap_users)
-        return false;
-    const struct hist *h = &s->hist[user];
     if (s->exclude_seen)
-        return srv_seen(s, user, item);
-    if (s->exclude_purchased)
-        for (uint32_t j = 0; j < h->n_bought; j++)
-            if (h->bought[j] == item)
+        return hist_seen(s->hist, user, item);
+    if (s->exclude_purchased) {
+        uint32_t n;
+        const uint32_t *bought = hist_bought(s->hist, user, &n);
+        for (uint32_t j = 0; j < n; j++)
+            if (bought[j] == item)
                 return true;
+    }
     return false;
 }
 
@@ -284,17 +190,15 @@ static void rank_mf(struct srv *s, const struct feat *f, const struct mf *mf, co
     for (size_t r = 0; r < m; r++) {
         float *sc = s->S + r * n_cat;
         uint32_t u = users[r];
-        if (u < s->cap_users) {
-            const struct hist *h = &s->hist[u];
-            if (s->exclude_seen)
-                for (uint32_t j = 0; j < h->n_seen; j++)
-                    if (first[h->seen[j]] != NONE)
-                        sc[first[h->seen[j]]] = -INFINITY;
-            if (s->exclude_purchased)
-                for (uint32_t j = 0; j < h->n_bought; j++)
-                    if (first[h->bought[j]] != NONE)
-                        sc[first[h->bought[j]]] = -INFINITY;
-        }
+        uint32_t n_seen = 0, n_bought = 0;
+        const uint32_t *seen = s->exclude_seen ? hist_items(s->hist, u, &n_seen) : NULL;
+        const uint32_t *bought = s->exclude_purchased ? hist_bought(s->hist, u, &n_bought) : NULL;
+        for (uint32_t j = 0; j < n_seen; j++)
+            if (first[seen[j]] != NONE)
+                sc[first[seen[j]]] = -INFINITY;
+        for (uint32_t j = 0; j < n_bought; j++)
+            if (first[bought[j]] != NONE)
+                sc[first[bought[j]]] = -INFINITY;
         size_t n = kn_topk(sc, n_cat, NULL, s->top_k, s->top);
         emit(ctx, u, s->top, n, false);
     }

@@ -3,6 +3,7 @@
 #include "learner/eval.h"
 #include "core/err.h"
 #include "features/feat.h"
+#include "features/history.h"
 #include "learner/mf.h"
 
 #include <math.h>
@@ -13,14 +14,6 @@
 #define NONE       UINT32_MAX
 #define MAX_RECENT 64
 #define MAX_CANDS  (MAX_RECENT * 256)
-
-/* A user's history: every item touched, and the purchased ones. */
-struct hist {
-    uint32_t *seen; /* [n_seen], distinct, in first-touch order */
-    uint32_t *bought;
-    uint32_t n_seen, cap_seen;
-    uint32_t n_bought, cap_bought;
-};
 
 struct acc {
     uint64_t n;
@@ -36,10 +29,7 @@ struct eval {
 
     uint64_t events; /* state: eval_step calls so far */
     struct acc acc[EVAL_N_MODES][EVAL_N_SYS];
-    struct hist *hist; /* [cap_users] */
-    uint32_t cap_users;
-    uint64_t *pairs; /* open-addressing set of (user << 32 | item) + 1; 0 = empty */
-    size_t pairs_mask, n_pairs;
+    struct hist *hist; /* every user's earlier items and purchases */
 
     float *scores; /* scratch: [cap_items] MF scores */
     uint32_t cap_items;
@@ -82,9 +72,8 @@ struct eval *eval_new(const struct sr_eval_cfg *cfg, const struct sr_serve_cfg *
     e->serve = *serve;
     e->pop_w = pop_window_idx;
     e->warmup_events = (uint64_t)floor(cfg->warmup * (double)total_events);
-    e->pairs_mask = 4095;
-    e->pairs = calloc(e->pairs_mask + 1, sizeof *e->pairs);
-    if (!e->pairs)
+    e->hist = hist_new();
+    if (!e->hist)
         goto err_free_eval;
     return e;
 
@@ -99,107 +88,14 @@ void eval_free(struct eval *e)
 {
     if (!e)
         return;
-    for (uint32_t u = 0; u < e->cap_users; u++) {
-        free(e->hist[u].seen);
-        free(e->hist[u].bought);
-    }
-    free(e->hist);
-    free(e->pairs);
+    hist_free(e->hist);
     free(e->scores);
     free(e);
 }
 
-/* ---- history ---------------------------------------------------------- */
-
-static size_t pair_slot(const struct eval *e, uint64_t key)
-{
-    size_t i = (size_t)mix64(key) & e->pairs_mask;
-    while (e->pairs[i] && e->pairs[i] != key)
-        i = (i + 1) & e->pairs_mask;
-    return i;
-}
-
-static bool pair_seen(const struct eval *e, uint32_t user, uint32_t item)
-{
-    uint64_t key = ((uint64_t)user << 32 | item) + 1;
-    return e->pairs[pair_slot(e, key)] == key;
-}
-
-/* Adds the pair; *added tells whether it was new. */
-static int pair_add(struct eval *e, uint32_t user, uint32_t item, bool *added)
-{
-    uint64_t key = ((uint64_t)user << 32 | item) + 1;
-    if ((e->n_pairs + 1) * 4 > (e->pairs_mask + 1) * 3) {
-        size_t ncap = (e->pairs_mask + 1) * 2;
-        uint64_t *np = calloc(ncap, sizeof *np);
-        if (!np)
-            return SR_ENOMEM;
-        uint64_t *old = e->pairs;
-        size_t old_cap = e->pairs_mask + 1;
-        e->pairs = np;
-        e->pairs_mask = ncap - 1;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i])
-                e->pairs[pair_slot(e, old[i])] = old[i];
-        free(old);
-    }
-    size_t i = pair_slot(e, key);
-    *added = e->pairs[i] == 0;
-    if (*added) {
-        e->pairs[i] = key;
-        e->n_pairs++;
-    }
-    return 0;
-}
-
-static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
-{
-    if (*n == *cap) {
-        uint32_t ncap = *cap ? *cap * 2 : 4;
-        uint32_t *na = realloc(*arr, (size_t)ncap * sizeof *na);
-        if (!na)
-            return SR_ENOMEM;
-        *arr = na;
-        *cap = ncap;
-    }
-    (*arr)[(*n)++] = v;
-    return 0;
-}
-
-static int reserve_users(struct eval *e, uint32_t n)
-{
-    if (n <= e->cap_users)
-        return 0;
-    uint32_t ncap = e->cap_users ? e->cap_users : 1024;
-    while (ncap < n)
-        ncap *= 2;
-    struct hist *nh = realloc(e->hist, (size_t)ncap * sizeof *nh);
-    if (!nh)
-        return SR_ENOMEM;
-    memset(nh + e->cap_users, 0, (size_t)(ncap - e->cap_users) * sizeof *nh);
-    e->hist = nh;
-    e->cap_users = ncap;
-    return 0;
-}
-
 int eval_observe(struct eval *e, const struct sr_event *ev)
 {
-    int rc = reserve_users(e, ev->user + 1);
-    if (rc)
-        return rc;
-    struct hist *h = &e->hist[ev->user];
-    bool added;
-    if ((rc = pair_add(e, ev->user, ev->item, &added)) != 0)
-        return rc;
-    if (added && (rc = push_u32(&h->seen, &h->n_seen, &h->cap_seen, ev->item)) != 0)
-        return rc;
-    if (ev->type == SR_PURCHASE) {
-        for (uint32_t j = 0; j < h->n_bought; j++)
-            if (h->bought[j] == ev->item)
-                return 0;
-        return push_u32(&h->bought, &h->n_bought, &h->cap_bought, ev->item);
-    }
-    return 0;
+    return hist_add(e->hist, ev);
 }
 
 /* ---- ranking ---------------------------------------------------------- */
@@ -259,19 +155,19 @@ static void record(struct acc *a, uint64_t rank)
  * set E, the target's rank is its full rank minus the members of E that
  * beat it, so one pass serves both modes. */
 static void rank_dense(const float *s, const uint32_t *first, uint32_t n, uint32_t target,
-                       const struct hist *h, bool scored_excl, const uint32_t *incl_excl,
+                       const uint32_t *seen, uint32_t n_seen, const uint32_t *incl_excl,
                        uint32_t n_incl_excl, uint64_t *r_excl, uint64_t *r_incl)
 {
-    uint64_t limit = TOP_N + 1 + (h ? h->n_seen : 0) + n_incl_excl;
+    uint64_t limit = TOP_N + 1 + n_seen + n_incl_excl;
     uint64_t r = rank_full(s, first, n, target, limit);
     *r_incl = r - beaten_by(s, first, incl_excl, n_incl_excl, target);
-    *r_excl = scored_excl && h ? r - beaten_by(s, first, h->seen, h->n_seen, target) : r;
+    *r_excl = r - beaten_by(s, first, seen, n_seen, target);
 }
 
 /* Co-visitation: candidates are the neighbours of the user's recent items,
  * scored by the sum of their pair weights. */
 static uint64_t rank_covis(struct eval *e, const struct feat *f, uint32_t user, uint32_t target,
-                           const uint32_t *first, const struct hist *excl_hist)
+                           const uint32_t *first, bool exclude_seen)
 {
     size_t n_recent = feat_user_recent(f, user, e->recent, (size_t)e->cfg.covis_recent);
     size_t n_cand = 0;
@@ -305,7 +201,7 @@ static uint64_t rank_covis(struct eval *e, const struct feat *f, uint32_t user, 
         uint32_t i = e->cand_items[c];
         if (i == target || first[i] == NONE)
             continue;
-        if (excl_hist && pair_seen(e, user, i))
+        if (exclude_seen && hist_seen(e->hist, user, i))
             continue;
         if (beats(e->cand_scores[c], first[i], st, first[target]))
             above++;
@@ -338,17 +234,17 @@ int eval_step(struct eval *e, const struct sr_event *ev, const struct feat *f, c
     if (!will_score(e, ev, e->events++))
         return 0;
 
-    int rc = reserve_users(e, ev->user + 1);
-    if (rc)
-        return rc;
-    const struct hist *h = &e->hist[ev->user];
     const uint32_t n_items = feat_n_items(f);
     const uint32_t *first = feat_item_first_pos(f);
     const uint32_t target = ev->item;
-    const bool scored_excl = !pair_seen(e, ev->user, target);
+    const bool scored_excl = !hist_seen(e->hist, ev->user, target);
+    /* exclude_seen leaves out the user's earlier items; a scored event's
+     * own item is never among them. */
+    uint32_t n_seen = 0, n_bought = 0;
+    const uint32_t *seen = scored_excl ? hist_items(e->hist, ev->user, &n_seen) : NULL;
     /* The served list in include_seen mode still never shows purchases. */
-    const uint32_t *bought = e->serve.exclude_purchased ? h->bought : NULL;
-    const uint32_t n_bought = e->serve.exclude_purchased ? h->n_bought : 0;
+    const uint32_t *bought =
+        e->serve.exclude_purchased ? hist_bought(e->hist, ev->user, &n_bought) : NULL;
 
     uint64_t r_ex[EVAL_N_SYS], r_in[EVAL_N_SYS];
     for (int s = 0; s < EVAL_N_SYS; s++)
@@ -367,30 +263,30 @@ int eval_step(struct eval *e, const struct sr_event *ev, const struct feat *f, c
         }
         const float *pop = feat_pop_scores(f, e->pop_w);
         const uint32_t *all = feat_pop_all(f);
-        rank_dense(pop, first, n_items, target, h, scored_excl, NULL, 0, &r_ex[EVAL_POPULARITY],
+        rank_dense(pop, first, n_items, target, seen, n_seen, NULL, 0, &r_ex[EVAL_POPULARITY],
                    &r_in[EVAL_POPULARITY]);
         /* popularity_all ranks by integer counts: as floats they are exact
          * below 2^24, far beyond these streams. */
         for (uint32_t i = 0; i < n_items; i++)
             e->scores[i] = (float)all[i];
-        rank_dense(e->scores, first, n_items, target, h, scored_excl, NULL, 0,
+        rank_dense(e->scores, first, n_items, target, seen, n_seen, NULL, 0,
                    &r_ex[EVAL_POPULARITY_ALL], &r_in[EVAL_POPULARITY_ALL]);
-        r_in[EVAL_COVIS] = rank_covis(e, f, ev->user, target, first, NULL);
+        r_in[EVAL_COVIS] = rank_covis(e, f, ev->user, target, first, false);
         if (scored_excl)
-            r_ex[EVAL_COVIS] = rank_covis(e, f, ev->user, target, first, h);
+            r_ex[EVAL_COVIS] = rank_covis(e, f, ev->user, target, first, true);
 
         bool use_mf = feat_user_positives(f, ev->user) >= (uint32_t)e->serve.fallback_min_events;
         mf_score_all(m, ev->user, e->scores, n_items);
-        rank_dense(e->scores, first, n_items, target, h, scored_excl, NULL, 0, &r_ex[EVAL_MF],
+        rank_dense(e->scores, first, n_items, target, seen, n_seen, NULL, 0, &r_ex[EVAL_MF],
                    &r_in[EVAL_MF]);
         uint64_t dummy;
         if (use_mf) {
             r_ex[EVAL_SERVED] = r_ex[EVAL_MF];
-            rank_dense(e->scores, first, n_items, target, NULL, false, bought, n_bought, &dummy,
+            rank_dense(e->scores, first, n_items, target, NULL, 0, bought, n_bought, &dummy,
                        &r_in[EVAL_SERVED]);
         } else {
             r_ex[EVAL_SERVED] = r_ex[EVAL_POPULARITY];
-            rank_dense(pop, first, n_items, target, NULL, false, bought, n_bought, &dummy,
+            rank_dense(pop, first, n_items, target, NULL, 0, bought, n_bought, &dummy,
                        &r_in[EVAL_SERVED]);
         }
     }
@@ -421,9 +317,5 @@ uint64_t eval_events(const struct eval *e)
 
 size_t eval_bytes(const struct eval *e)
 {
-    size_t b = sizeof *e + (e->pairs_mask + 1) * sizeof *e->pairs +
-               (size_t)e->cap_items * sizeof *e->scores + (size_t)e->cap_users * sizeof *e->hist;
-    for (uint32_t u = 0; u < e->cap_users; u++)
-        b += ((size_t)e->hist[u].cap_seen + e->hist[u].cap_bought) * sizeof(uint32_t);
-    return b;
+    return sizeof *e + (size_t)e->cap_items * sizeof *e->scores + hist_bytes(e->hist);
 }
