@@ -29,6 +29,11 @@
 #define FLUSH_MS           3000 /* shutdown: publisher and DLQ flush timeouts */
 #define MAX_WINDOWS        8
 #define MODEL_FIELDS       12
+/* Share of publish.interval_ms a round may spend scoring dirty users (in
+ * publish.batch chunks, oldest first): the rest is left to the learner
+ * while it has a backlog; when the last poll found nothing, nearly all. */
+#define SCORE_SHARE_BUSY 0.5
+#define SCORE_SHARE_IDLE 0.9
 
 /* A FIFO of ids with a membership flag per id (dirty users, dirty items). */
 struct dirty {
@@ -67,6 +72,7 @@ struct daemon {
     uint64_t users_scored, fallback_lists, sim_lists, trending_lists;
     uint64_t applied_at_trending, applied_at_model, messages_at_model;
     double next_round, next_trending, next_sim;
+    bool idle; /* the last poll found no message */
     struct online prev[EVAL_N_SYS];
     struct daemon_hr last[EVAL_N_SYS];
     char version[PUB_VERSION_MAX + 1];
@@ -426,11 +432,19 @@ static void offer_user(void *ctx, uint32_t user, const struct kn_scored *top, si
         d->fallback_lists++;
 }
 
-/* Scores up to publish.batch dirty users. */
+/* Scores dirty users, longest waiting first, publish.batch at a time,
+ * until none is left or the round has used its share of the interval (at
+ * least one batch). The model does not change within a round. */
 static int publish_users(struct daemon *d, size_t n_cat)
 {
-    size_t n = dirty_take(&d->users, d->batch, (size_t)d->cfg.publish.batch);
-    return srv_rank(d->srv, d->feat, d->mf, n_cat, d->batch, n, offer_user, d);
+    double share = d->idle ? SCORE_SHARE_IDLE : SCORE_SHARE_BUSY;
+    double end = sr_mono_s() + share * (double)d->cfg.publish.interval_ms / 1000.0;
+    int rc = 0;
+    do {
+        size_t n = dirty_take(&d->users, d->batch, (size_t)d->cfg.publish.batch);
+        rc = srv_rank(d->srv, d->feat, d->mf, n_cat, d->batch, n, offer_user, d);
+    } while (!rc && dirty_count(&d->users) > 0 && sr_mono_s() < end);
+    return rc;
 }
 
 static void publish_trending(struct daemon *d, size_t n_cat)
@@ -667,6 +681,7 @@ int daemon_run(struct daemon *d)
         wait = wait < 0 ? 0 : wait > MAX_POLL_MS ? MAX_POLL_MS : wait;
         struct ks_msg m;
         int prc = ks_poll(d->ks, wait, &m);
+        d->idle = prc == SR_EAGAIN;
         if (prc == SR_EAGAIN)
             continue;
         if (prc < 0) {

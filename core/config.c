@@ -175,7 +175,7 @@ static const struct sr_cfg_key keys[] = {
     {"source", "commit_interval", SR_CFG_DURATION, F(source.commit_interval_ms), "1s", 10, 3600000,
      NULL, false, "consumer-group offsets of applied events are committed at most this often (after the DLQ producer is flushed) and at shutdown"},
 
-    {"run", "eval_sample", SR_CFG_DOUBLE, F(run.eval_sample), "0.1", 0, 1, NULL, false,
+    {"run", "eval_sample", SR_CFG_DOUBLE, F(run.eval_sample), "0.01", 0, 1, NULL, false,
      "fraction of positive events the daemon scores online (prequential HR@20 of served, popularity and covis) before learning them; 0 = off"},
     {"run", "score_batch", SR_CFG_INT, F(run.score_batch), "256", 1, 4096, NULL, false,
      "dirty users scored per sgemm (scratch is score_batch x catalogue floats)"},
