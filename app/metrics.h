@@ -75,7 +75,7 @@ struct metrics_input {
     uint64_t redis_errors;     /* failed commands, round trips and connection attempts */
     uint64_t redis_reconnects; /* connections re-established */
 
-    double freshness_p50_ms; /* event consumed -> its user's list in Redis; ignored when */
+    double freshness_p50_ms; /* event consumed -> its user's list to the publisher; ignored when */
     double freshness_p99_ms; /* freshness_n == 0 (null) */
     uint64_t freshness_n;    /* freshness samples in the interval */
 

@@ -209,7 +209,7 @@ if [ -s "$T/metrics.jsonl" ] && jq -s -e 'length > 0' "$T/metrics.jsonl" >/dev/n
       (map(select(.events.applied > 0))) as $busy |
       "   from \(length) metrics records: peak \(r([.[].events.applied_per_s] | max)) events applied/s, \(r([.[].redis.sets_per_s] | max)) Redis SETs/s at peak, \([.[].dlq.total] | add) dead letters",
       "",
-      "== freshness (event consumed -> its list in Redis), per interval",
+      "== freshness (event consumed -> its list handed to the publisher), per interval",
       ($busy[] | select(.freshness_ms.n > 0) | "   \(.interval.end_ms / 1000 | strftime("%H:%M:%S")): p50 \(r(.freshness_ms.p50)) ms, p99 \(r(.freshness_ms.p99)) ms (\(.freshness_ms.n) lists)"),
       "",
       "== online accuracy (prequential HR@20, test then train, over the whole run)",
