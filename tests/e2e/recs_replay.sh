@@ -8,58 +8,14 @@
 # served top-K from the same serving code. Items must be equal in order,
 # scores within float tolerance, for active (MF) and sparse (popularity
 # fallback) users.
-set -u
-BIN=${SR_BIN:-build/streamrec}
 NAME=recs_replay
-T=$(mktemp -d)
-BPID=""
-RPID=""
-DPID=""
-cleanup() {
-    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
-    [ -n "$BPID" ] && kill -TERM "$BPID" 2>/dev/null
-    [ -n "$RPID" ] && kill -TERM "$RPID" 2>/dev/null
-    wait 2>/dev/null
-    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-fail=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-finish() {
-    echo "$NAME: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
-
-for tool in redis-server redis-cli jq; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "$NAME: $tool not installed (scripts/deps.sh); skipped"
-        echo "$NAME: 0 passed, 0 failed"
-        exit 0
-    fi
-done
+. "$(dirname "$0")/lib/stack.sh"
+need redis-server redis-cli jq
 
 # ---- Kafka and Redis ----------------------------------------------------
-"$BIN" broker --partitions 1 >"$T/b.out" 2>"$T/b.err" &
-BPID=$!
-port=$((21000 + $$ % 20000))
-while redis-cli -p "$port" ping >/dev/null 2>&1; do port=$((port + 1)); done
-(cd "$T" && exec redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize no >"$T/redis.log" 2>&1) &
-RPID=$!
-i=0
-BOOT=""
-while [ -z "$BOOT" ] && [ $i -lt 100 ]; do sleep 0.1; BOOT=$(head -n 1 "$T/b.out"); i=$((i + 1)); done
-[ -n "$BOOT" ] || { bad "broker did not start: $(cat "$T/b.err")"; finish; }
-i=0
-until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do
-    i=$((i + 1))
-    [ $i -gt 300 ] && { bad "redis-server did not start"; finish; }
-    sleep 0.01
-done
-rcli() { redis-cli -p "$port" "$@"; }
+start_broker 1
+pick_port
+start_redis
 
 # ---- one configuration for both -------------------------------------------
 N=2000

@@ -6,64 +6,14 @@
 # hash, trending), the users active since the kill have their lists
 # back with a model version newer than the last one published before the
 # kill, and SIGTERM still exits 0.
-set -u
-BIN=${SR_BIN:-build/streamrec}
 NAME=redis_fault
-T=$(mktemp -d)
-BPID=""
-RPID=""
-DPID=""
-cleanup() {
-    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
-    [ -n "$BPID" ] && kill -TERM "$BPID" 2>/dev/null
-    [ -n "$RPID" ] && kill -TERM "$RPID" 2>/dev/null
-    wait 2>/dev/null
-    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-fail=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-finish() {
-    echo "$NAME: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
-
-for tool in kcat redis-server redis-cli; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "$NAME: $tool not installed (scripts/deps.sh); skipped"
-        echo "$NAME: 0 passed, 0 failed"
-        exit 0
-    fi
-done
+. "$(dirname "$0")/lib/stack.sh"
+need kcat redis-server redis-cli
 
 # ---- Kafka and Redis ----------------------------------------------------
-"$BIN" broker --partitions 2 >"$T/b.out" 2>"$T/b.err" &
-BPID=$!
-port=$((21000 + $$ % 20000))
-while redis-cli -p "$port" ping >/dev/null 2>&1; do port=$((port + 1)); done
-start_redis() {
-    (cd "$T" && exec redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize no >>"$T/redis.log" 2>&1) &
-    RPID=$!
-}
-wait_redis() {
-    i=0
-    until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do
-        i=$((i + 1))
-        [ $i -gt 300 ] && { bad "redis-server did not start: $(tail -3 "$T/redis.log")"; finish; }
-        sleep 0.01
-    done
-}
+start_broker 2
+pick_port
 start_redis
-i=0
-BOOT=""
-while [ -z "$BOOT" ] && [ $i -lt 100 ]; do sleep 0.1; BOOT=$(head -n 1 "$T/b.out"); i=$((i + 1)); done
-[ -n "$BOOT" ] || { bad "broker did not start: $(cat "$T/b.err")"; finish; }
-wait_redis
-rcli() { redis-cli -p "$port" "$@"; }
 applied() { v=$(rcli HGET streamrec:model events_applied); echo "${v:-0}"; }
 
 cat >"$T/run.ini" <<EOF
@@ -123,7 +73,6 @@ RPID=""
     bad "produce b: $(tail -3 "$T/p.err")"
 kill -0 "$DPID" 2>/dev/null && ok || bad "daemon died while Redis was down: $(tail -3 "$T/run.err")"
 start_redis
-wait_redis
 [ -z "$(rcli GET streamrec:trending:1h)" ] && ok || bad "the restarted Redis is not empty"
 "$BIN" produce -q -b "$BOOT" --rate 500 --format json "$T/c.csv" 2>"$T/p.err" ||
     bad "produce c: $(tail -3 "$T/p.err")"
