@@ -63,7 +63,12 @@ struct daemon {
     struct ks *ks;
 
     struct srv *srv; /* the serving history and rules (app/serving.h) */
-    struct dirty users, items;
+    /* Users waiting for a list: first lists go before updates, so a new
+     * user is served in the next round even when many known users changed
+     * (cold start is where freshness matters most). */
+    struct dirty users_new, users, items;
+    uint8_t *listed; /* [cap_listed] the user has had a list published */
+    size_t cap_listed;
 
     /* pipeline state */
     struct sr_event pending[DAEMON_LEARN_BATCH];
@@ -170,6 +175,11 @@ static void dirty_free(struct dirty *s)
     free(s->q);
 }
 
+static size_t dirty_users(const struct daemon *d)
+{
+    return dirty_count(&d->users_new) + dirty_count(&d->users);
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 static int parse_window_names(struct daemon *d)
@@ -268,7 +278,9 @@ void daemon_free(struct daemon *d)
     fr_free(d->fr);
     srv_free(d->srv);
     free(d->dirty_since);
+    dirty_free(&d->users_new);
     dirty_free(&d->users);
+    free(d->listed);
     dirty_free(&d->items);
     free(d->batch);
     free(d->top);
@@ -386,7 +398,9 @@ static int apply_message(struct daemon *d, const struct ks_msg *m)
     }
     if (d->eval && (rc = eval_observe(d->eval, &ev)) != 0)
         return rc;
-    if ((rc = srv_observe(d->srv, &ev)) != 0 || (rc = dirty_mark(&d->users, ev.user)) != 0 ||
+    bool listed = ev.user < d->cap_listed && d->listed[ev.user];
+    if ((rc = srv_observe(d->srv, &ev)) != 0 ||
+        (rc = dirty_mark(listed ? &d->users : &d->users_new, ev.user)) != 0 ||
         (rc = mark_since(d, ev.user)) != 0)
         return rc;
     if (ev.weight > 0) {
@@ -427,6 +441,9 @@ static void offer_user(void *ctx, uint32_t user, const struct kn_scored *top, si
     struct daemon *d = ctx;
     offer(d, PUB_REC, sr_intern_str(feat_users(d->feat), user, NULL), top, n, true);
     published(d, user);
+    /* Out of memory only costs the user its place: it stays "new". */
+    if (grow((void **)&d->listed, &d->cap_listed, (size_t)user + 1, 1) == 0)
+        d->listed[user] = 1;
     d->users_scored++;
     if (fallback)
         d->fallback_lists++;
@@ -441,9 +458,11 @@ static int publish_users(struct daemon *d, size_t n_cat)
     double end = sr_mono_s() + share * (double)d->cfg.publish.interval_ms / 1000.0;
     int rc = 0;
     do {
-        size_t n = dirty_take(&d->users, d->batch, (size_t)d->cfg.publish.batch);
+        size_t max = (size_t)d->cfg.publish.batch;
+        size_t n = dirty_take(&d->users_new, d->batch, max);
+        n += dirty_take(&d->users, d->batch + n, max - n);
         rc = srv_rank(d->srv, d->feat, d->mf, n_cat, d->batch, n, offer_user, d);
-    } while (!rc && dirty_count(&d->users) > 0 && sr_mono_s() < end);
+    } while (!rc && dirty_users(d) > 0 && sr_mono_s() < end);
     return rc;
 }
 
@@ -532,7 +551,7 @@ static void fill_snapshot(struct daemon *d, bool running, size_t n_cat)
     s.fallback_lists = d->fallback_lists;
     s.sim_lists = d->sim_lists;
     s.trending_lists = d->trending_lists;
-    s.dirty_users = dirty_count(&d->users);
+    s.dirty_users = dirty_users(d);
     s.served = d->last[EVAL_SERVED];
     s.popularity = d->last[EVAL_POPULARITY];
     s.covis = d->last[EVAL_COVIS];
@@ -698,12 +717,12 @@ int daemon_run(struct daemon *d)
 
     /* Shutdown: nothing more is consumed. Learn, publish what is dirty,
      * flush Redis writes and dead letters, commit. */
-    SR_INFO(SR_MOD_APP, "stopping: publishing %zu dirty users", dirty_count(&d->users));
+    SR_INFO(SR_MOD_APP, "stopping: publishing %zu dirty users", dirty_users(d));
     double deadline = sr_mono_s() + DRAIN_S;
     int frc = 0;
     do {
         frc = round_publish(d, true);
-    } while (!frc && dirty_count(&d->users) > 0 && sr_mono_s() < deadline);
+    } while (!frc && dirty_users(d) > 0 && sr_mono_s() < deadline);
     if (!rc)
         rc = frc;
     if (pub_flush(d->pub, FLUSH_MS) != 0)
