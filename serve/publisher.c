@@ -299,10 +299,15 @@ int pub_offer(struct publisher *p, enum pub_kind kind, const char *id, const cha
         w += l;
     }
     e->payload = pl;
+    /* Wake the thread only when it may be idle: with keys already queued
+     * it is writing or waiting out the debounce, and looks again anyway
+     * (a signal per offer cost ~7% of the learner thread in futex calls). */
+    bool was_idle = !p->qhead && !p->model_dirty;
     if (!e->inflight && !e->queued)
         enqueue(p, e);
     atomic_fetch_add(&p->offers, 1);
-    pthread_cond_signal(&p->wake);
+    if (was_idle)
+        pthread_cond_signal(&p->wake);
 out_unlock:
     pthread_mutex_unlock(&p->mu);
     return rc;
