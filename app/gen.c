@@ -51,6 +51,7 @@
  * abruptly). Nothing is allocated after gen_new(). */
 #include "app/gen.h"
 #include "core/err.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -75,12 +76,12 @@
 
 /* --- random numbers --------------------------------------------------- */
 
+/* splitmix64 as a generator: advances *x, returns the mix of its old value. */
 static inline uint64_t splitmix64(uint64_t *x)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    uint64_t z = sr_mix64(*x);
+    *x += SR_GOLDEN64;
+    return z;
 }
 
 /* A hash of (seed, domain, id): fixed properties of users and items. */
@@ -95,23 +96,9 @@ struct rng {
     uint64_t s[4];
 };
 
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 static inline uint64_t rng_next(struct rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return sr_xoshiro256ss(r->s);
 }
 
 static void rng_seed(struct rng *r, uint64_t seed)

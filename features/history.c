@@ -2,6 +2,7 @@
  * pairs for O(1) "seen before?". */
 #include "features/history.h"
 #include "core/err.h"
+#include "core/rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,6 @@ struct hist {
     uint64_t *pairs; /* open addressing: (user << 32 | item) + 1; 0 = empty */
     size_t pairs_mask, n_pairs;
 };
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 struct hist *hist_new(void)
 {
@@ -55,7 +48,7 @@ void hist_free(struct hist *h)
 
 static size_t pair_slot(const struct hist *h, uint64_t key)
 {
-    size_t i = (size_t)mix64(key) & h->pairs_mask;
+    size_t i = (size_t)sr_mix64(key) & h->pairs_mask;
     while (h->pairs[i] && h->pairs[i] != key)
         i = (i + 1) & h->pairs_mask;
     return i;

@@ -2,6 +2,7 @@
  * served list, by rank counting over the whole catalogue. */
 #include "learner/eval.h"
 #include "core/err.h"
+#include "core/rng.h"
 #include "features/feat.h"
 #include "features/history.h"
 #include "learner/mf.h"
@@ -52,14 +53,6 @@ const char *eval_sys_name(enum eval_sys s)
 const char *eval_mode_name(enum eval_mode m)
 {
     return (unsigned)m < EVAL_N_MODES ? mode_names[m] : "?";
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
 }
 
 struct eval *eval_new(const struct sr_eval_cfg *cfg, const struct sr_serve_cfg *serve,
@@ -215,7 +208,7 @@ static bool sampled(const struct eval *e, uint64_t index)
         return true;
     /* By event index alone: runs with other seeds or settings score the
      * same events, so their figures compare like for like. */
-    double u = (double)(mix64(0x5eed5a3b1e0fULL ^ mix64(index)) >> 11) * 0x1.0p-53;
+    double u = (double)(sr_mix64(0x5eed5a3b1e0fULL ^ sr_mix64(index)) >> 11) * 0x1.0p-53;
     return u < e->cfg.sample;
 }
 

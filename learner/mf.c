@@ -37,6 +37,7 @@
 #include "learner/mf.h"
 #include "core/chunked.h"
 #include "core/err.h"
+#include "core/rng.h"
 #include "kernels/kn.h"
 
 #include <math.h>
@@ -107,34 +108,6 @@ struct mf {
 };
 
 /* ---- hashing and the RNG ---------------------------------------------- */
-
-static inline uint64_t mf_mix64(uint64_t x)
-{
-    /* splitmix64's finaliser */
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static inline uint64_t mf_rotl(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* xoshiro256** (Blackman, Vigna). */
-static inline uint64_t mf_rand(uint64_t *s)
-{
-    uint64_t out = mf_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = mf_rotl(s[3], 45);
-    return out;
-}
 
 /* Maps 32 random bits onto [0, n) (Lemire's multiply-shift). */
 static inline uint32_t mf_below(uint32_t bits, uint64_t n)
@@ -274,9 +247,9 @@ static inline float *mf_iacc(const struct mf *m, uint32_t i)
  * created. Padding stays zero (chunks are zero-filled). */
 static void mf_init_row(const struct mf *m, int kind, uint32_t id, float *row, float *acc)
 {
-    uint64_t base = mf_mix64(mf_mix64(m->set.seed ^ ((uint64_t)kind << 56)) ^ id);
+    uint64_t base = sr_mix64(sr_mix64(m->set.seed ^ ((uint64_t)kind << 56)) ^ id);
     for (uint32_t j = 0; j < m->set.k; j++) {
-        uint64_t h = mf_mix64(base + j * 0xd1b54a32d192ed03ull);
+        uint64_t h = sr_mix64(base + j * 0xd1b54a32d192ed03ull);
         float u = (float)(h >> 40) * (1.0f / 16777216.0f); /* [0, 1), 24 bits */
         row[j] = (2.0f * u - 1.0f) * m->set.init_scale;
     }
@@ -312,7 +285,7 @@ static uint32_t mf_sample(struct mf *m, uint32_t item, uint32_t *out)
     uint32_t n = 0;
     for (uint32_t t = 0; t < m->set.negatives; t++) {
         for (int tries = 0; tries < MF_NEG_TRIES; tries++) {
-            uint64_t r = mf_rand(rng);
+            uint64_t r = sr_xoshiro256ss(rng);
             uint32_t hi = (uint32_t)(r >> 32);
             /* Both candidates, then a select: the coin is unpredictable, a
              * branch on it would be mispredicted half the time. The ring read
@@ -475,7 +448,7 @@ struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen)
         goto err_free_model;
     uint64_t x = s->seed;
     for (int r = 0; r < 4; r++) {
-        x = mf_mix64(x);
+        x = sr_mix64(x);
         st->rng[r] = x;
     }
 
