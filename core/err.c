@@ -31,6 +31,8 @@ const char *sr_strerror(int err)
         return "not supported";
     case SR_EFULL:
         return "capacity exhausted";
+    case SR_ECORRUPT:
+        return "corrupt data";
     }
     return "unknown error";
 }

@@ -21,6 +21,7 @@ enum sr_err {
     SR_ECONFIG = -9,       /* bad configuration */
     SR_EUNSUPPORTED = -10, /* valid but not supported here */
     SR_EFULL = -11,        /* a fixed capacity is exhausted */
+    SR_ECORRUPT = -12,     /* stored data failed its checksum or is malformed */
 };
 
 /** Returns a static, human-readable name for an sr_err code. */
