@@ -13,7 +13,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoints assume a little-endian host");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "checkpoints assume a little-endian host");
 
 #define HEADER_BYTES 96
 #define ENTRY_BYTES  48
@@ -225,8 +226,8 @@ int ck_write_file(const struct ck_writer *w, const char *dir, const char *name,
         goto fail;
     for (size_t i = 0; i < w->n; i++) {
         const struct ck_buf *b = &w->sec[i].buf;
-        if (write_all(fd, b->data, b->len) != 0 ||
-            write_all(fd, zeros, align_up(b->len) - b->len) != 0)
+        size_t pad = i + 1 < w->n ? align_up(b->len) - b->len : 0; /* none at the end */
+        if (write_all(fd, b->data, b->len) != 0 || write_all(fd, zeros, pad) != 0)
             goto fail;
     }
     what = "fsync";
@@ -242,8 +243,8 @@ int ck_write_file(const struct ck_writer *w, const char *dir, const char *name,
         goto fail;
     free(head);
     if (fsync_dir(dir) != 0)
-        return sr_seterr(errbuf, errlen, SR_EIO, "checkpoint %s: fsync of the directory: %s",
-                         path, strerror(errno));
+        return sr_seterr(errbuf, errlen, SR_EIO, "checkpoint %s: fsync of the directory: %s", path,
+                         strerror(errno));
     return 0;
 
 fail:;
@@ -326,8 +327,8 @@ static int parse(struct ck_file *f, const char *name, char *errbuf, size_t errle
                              ", the file has %zu)",
                              name, s->name, s->length, f->offset[i], f->len);
         if (XXH3_64bits(d + f->offset[i], s->length) != s->xxh64)
-            return sr_seterr(errbuf, errlen, SR_ECORRUPT, "%s: section %s checksum mismatch",
-                             name, s->name);
+            return sr_seterr(errbuf, errlen, SR_ECORRUPT, "%s: section %s checksum mismatch", name,
+                             s->name);
     }
     return 0;
 }

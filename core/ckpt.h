@@ -20,7 +20,8 @@
  *     id u32, flags u32 (0), offset u64 (from the file start), length u64,
  *     xxh64 u64 (XXH3-64 of the payload), name char[16] NUL-padded
  *   table_xxh64 u64 of the table
- *   payloads, each starting on a 64-byte boundary
+ *   payloads, each starting on a 64-byte boundary; the file ends with the
+ *   last payload's last byte (no padding after it)
  *
  * A file that is short, has another magic or format, or whose header, table
  * or any section fails its checksum is refused as a whole with a reason
@@ -58,15 +59,15 @@
 
 /** Section ids. Stable: a reader finds sections by id; add, never reuse. */
 enum ck_section_id {
-    CK_SEC_META = 1,      /* app: counters and what the run was (app/state.c) */
-    CK_SEC_CONFIG = 2,    /* app: the state-shaping configuration, as text */
-    CK_SEC_OFFSETS = 3,   /* app: next offset of every partition */
-    CK_SEC_USER_IDS = 10, /* features: user id strings in dense-id order */
-    CK_SEC_ITEM_IDS = 11, /* features: item id strings in dense-id order */
-    CK_SEC_MF_USERS = 20, /* learner: user factor rows */
-    CK_SEC_MF_ITEMS = 21, /* learner: item factor rows */
-    CK_SEC_MF_OPT = 22,   /* learner: AdaGrad accumulators and item biases */
-    CK_SEC_MF_STATE = 23, /* learner: RNG, negative ring, counters */
+    CK_SEC_META = 1,         /* app: counters and what the run was (app/state.c) */
+    CK_SEC_CONFIG = 2,       /* app: the state-shaping configuration, as text */
+    CK_SEC_OFFSETS = 3,      /* app: next offset of every partition */
+    CK_SEC_USER_IDS = 10,    /* features: user id strings in dense-id order */
+    CK_SEC_ITEM_IDS = 11,    /* features: item id strings in dense-id order */
+    CK_SEC_MF_USERS = 20,    /* learner: user factor rows */
+    CK_SEC_MF_ITEMS = 21,    /* learner: item factor rows */
+    CK_SEC_MF_OPT = 22,      /* learner: AdaGrad accumulators and item biases */
+    CK_SEC_MF_STATE = 23,    /* learner: RNG, negative ring, counters */
     CK_SEC_FEAT_USERS = 30,  /* features: per-user sessions, bot window, positives */
     CK_SEC_FEAT_DEDUP = 31,  /* features: de-dup memory */
     CK_SEC_FEAT_POP = 32,    /* features: popularity windows, all-time, first-positive */

@@ -186,6 +186,15 @@ static const struct sr_cfg_key keys[] = {
     {"run", "sim_batch", SR_CFG_INT, F(run.sim_batch), "2000", 1, 1e7, NULL, false,
      "most similar-item lists written per sim_interval (the rest wait for the next round)"},
 
+    {"state", "dir", SR_CFG_STRING, F(state.dir), "", NOLIM, NULL, false,
+     "directory of checkpoints (model, features and the next offset of every partition); empty = none: a restarted daemon starts with a fresh model after the committed offsets"},
+    {"state", "checkpoint_interval_s", SR_CFG_INT, F(state.checkpoint_interval_s), "60", 0, 86400, NULL, false,
+     "a checkpoint at least this often, in seconds (0 = not by time); also at shutdown"},
+    {"state", "checkpoint_events", SR_CFG_INT, F(state.checkpoint_events), "1000000", 0, 1e12, NULL, false,
+     "a checkpoint after this many messages since the last one (0 = not by count)"},
+    {"state", "keep", SR_CFG_INT, F(state.keep), "3", 1, 1000, NULL, false,
+     "checkpoints kept in state.dir (older ones are removed after a new one is written)"},
+
     {"metrics", "topic", SR_CFG_STRING, F(metrics.topic), "streamrec.metrics", NOLIM, NULL, false,
      "topic that streamrec run writes one JSON record per interval to (docs/metrics.md)"},
     {"metrics", "interval", SR_CFG_DURATION, F(metrics.interval_ms), "10s", 100, DAY_MS, NULL,

@@ -137,6 +137,13 @@ struct sr_run_cfg {
     int64_t sim_batch;            /* items whose neighbours changed, written per sim round */
 };
 
+struct sr_state_cfg {
+    char dir[SR_CFG_STR_MAX];      /* checkpoint directory; "" = no checkpoints */
+    int64_t checkpoint_interval_s; /* a checkpoint at least this often (0 = not by time) */
+    int64_t checkpoint_events;     /* ... and after this many applied messages (0 = not by count) */
+    int64_t keep;                  /* checkpoints kept */
+};
+
 struct sr_metrics_cfg {
     char topic[SR_CFG_STR_MAX];    /* metrics topic */
     int64_t interval_ms;           /* one record per interval */
@@ -161,6 +168,7 @@ struct sr_config {
     struct sr_source_cfg source;
     struct sr_run_cfg run;
     struct sr_metrics_cfg metrics;
+    struct sr_state_cfg state;
     struct sr_pass_kv kafka[SR_CFG_PASS_MAX]; /* [kafka] keys, passed to librdkafka unchanged */
     size_t n_kafka;
 };

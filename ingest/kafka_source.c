@@ -42,16 +42,29 @@ struct ks {
     size_t n_pos, cap_pos;
     struct ks_pos *cur_pos; /* borrowed from pos: the partition of cur */
     struct ks_stats st;
+    /* exact mode (ks_exact) */
+    bool exact;
+    int64_t reset_offset;     /* where a partition without a position starts */
+    struct ks_offset *commit; /* owned: [n_commit] offsets commits carry */
+    size_t n_commit;
 };
+
+static struct ks_pos *pos_find(struct ks *k, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < k->n_pos; i++)
+        if (k->pos[i].partition == partition && strcmp(k->pos[i].topic, topic) == 0)
+            return &k->pos[i];
+    return NULL;
+}
 
 /* The position record of (topic, partition), created on first sight (a
  * new partition: the only allocation on the message path). NULL when out
  * of memory. Pointers into pos stay valid until the next creation. */
 static struct ks_pos *pos_get(struct ks *k, const char *topic, int32_t partition)
 {
-    for (size_t i = 0; i < k->n_pos; i++)
-        if (k->pos[i].partition == partition && strcmp(k->pos[i].topic, topic) == 0)
-            return &k->pos[i];
+    struct ks_pos *found = pos_find(k, topic, partition);
+    if (found)
+        return found;
     if (k->n_pos == k->cap_pos) {
         size_t cap = k->cap_pos ? 2 * k->cap_pos : 16;
         struct ks_pos *p = realloc(k->pos, cap * sizeof *p);
@@ -117,6 +130,23 @@ static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
              m->rkt ? rd_kafka_topic_name(m->rkt) : "?", m->partition, rd_kafka_err2str(m->err));
 }
 
+/* rd_kafka_commit of the stored offsets, or in exact mode of the newest
+ * checkpoint's. */
+static rd_kafka_resp_err_t commit_offsets(struct ks *k, bool sync)
+{
+    if (!k->exact)
+        return rd_kafka_commit(k->consumer, NULL, sync ? 0 : 1);
+    if (k->n_commit == 0)
+        return RD_KAFKA_RESP_ERR__NO_OFFSET;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)k->n_commit);
+    for (size_t i = 0; i < k->n_commit; i++)
+        rd_kafka_topic_partition_list_add(list, k->commit[i].topic, k->commit[i].partition)
+            ->offset = k->commit[i].next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(k->consumer, list, sync ? 0 : 1);
+    rd_kafka_topic_partition_list_destroy(list);
+    return e;
+}
+
 /* Flushes dead letters, then commits synchronously: before partitions are
  * taken away, and at close. */
 static int commit_now(struct ks *k, bool sync, int timeout_ms)
@@ -131,7 +161,7 @@ static int commit_now(struct ks *k, bool sync, int timeout_ms)
     }
     if (!k->dirty)
         return 0;
-    rd_kafka_resp_err_t e = rd_kafka_commit(k->consumer, NULL, sync ? 0 : 1);
+    rd_kafka_resp_err_t e = commit_offsets(k, sync);
     k->last_commit_s = sr_mono_s();
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
         k->dirty = false;
@@ -153,6 +183,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     k->st.rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         SR_INFO(SR_MOD_INGEST, "assigned %d partition(s)", parts->cnt);
+        for (int i = 0; k->exact && i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *p = &parts->elems[i];
+            const struct ks_pos *pos = pos_find(k, p->topic, p->partition);
+            if (pos && pos->next >= 0) {
+                p->offset = pos->next;
+                SR_INFO(SR_MOD_INGEST, "%s [%" PRId32 "]: from offset %" PRId64 " (model state)",
+                        p->topic, p->partition, pos->next);
+            } else {
+                /* Not in the model: a committed offset would belong to a
+                 * state this process does not have. */
+                p->offset = k->reset_offset;
+            }
+        }
         if (coop)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
@@ -261,6 +304,16 @@ struct ks *ks_new(const struct sr_source_cfg *cfg, const struct sr_pass_kv *kafk
     snprintf(k->dlq_topic, sizeof k->dlq_topic, "%s", cfg->dlq_topic);
     k->commit_interval_ms = cfg->commit_interval_ms;
     k->last_commit_s = sr_mono_s();
+    k->reset_offset = RD_KAFKA_OFFSET_BEGINNING;
+    for (size_t i = 0; i < n_kafka; i++)
+        if (strcmp(kafka[i].key, "auto.offset.reset") == 0) {
+            const char *v = kafka[i].value;
+            k->reset_offset =
+                strcmp(v, "latest") == 0 || strcmp(v, "largest") == 0 || strcmp(v, "end") == 0
+                    ? RD_KAFKA_OFFSET_END
+                : strcmp(v, "error") == 0 ? RD_KAFKA_OFFSET_INVALID
+                                          : RD_KAFKA_OFFSET_BEGINNING;
+        }
 
     rd_kafka_conf_t *pconf = make_conf(producer_defaults, 2, kafka, n_kafka, true, errbuf, errlen);
     if (!pconf)
@@ -341,7 +394,8 @@ int ks_poll(struct ks *k, int timeout_ms, struct ks_msg *out)
                     " are applied already): skipping them",
                     rd_kafka_topic_name(m->rkt), m->partition, m->offset, pos->next);
         k->st.redelivered++;
-        if (rd_kafka_offset_store(m->rkt, m->partition, m->offset) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (!k->exact &&
+            rd_kafka_offset_store(m->rkt, m->partition, m->offset) == RD_KAFKA_RESP_ERR_NO_ERROR)
             k->dirty = true;
         rd_kafka_message_destroy(m);
         return SR_EAGAIN;
@@ -371,6 +425,8 @@ int ks_done(struct ks *k, const struct ks_msg *m)
     if (!k->cur || k->cur->offset != m->offset || k->cur->partition != m->partition)
         return SR_EINVAL;
     k->cur_pos->next = m->offset + 1; /* in the model now, whatever the assignment */
+    if (k->exact)
+        return 0; /* committed with the checkpoint that contains it */
     if (rd_kafka_offset_store(k->cur->rkt, m->partition, m->offset) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return SR_EINVAL; /* revoked meanwhile: its new owner re-reads it */
     k->dirty = true;
@@ -484,7 +540,7 @@ int ks_close(struct ks *k, int timeout_ms)
         SR_ERROR(SR_MOD_INGEST, "%d dead letters undelivered at shutdown", left);
         rc = SR_EIO;
     } else if (k->dirty) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(k->consumer, NULL, 0);
+        rd_kafka_resp_err_t e = commit_offsets(k, true);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             k->st.commits++;
             k->dirty = false;
@@ -510,5 +566,57 @@ void ks_free(struct ks *k)
     for (size_t i = 0; i < k->n_pos; i++)
         free(k->pos[i].topic);
     free(k->pos);
+    free(k->commit);
     free(k);
+}
+
+/* ---- exact mode ---------------------------------------------------------- */
+
+int ks_exact(struct ks *k, const struct ks_offset *offs, size_t n)
+{
+    k->exact = true;
+    for (size_t i = 0; i < n; i++) {
+        struct ks_pos *pos = pos_get(k, offs[i].topic, offs[i].partition);
+        if (!pos)
+            return SR_ENOMEM;
+        pos->next = offs[i].next;
+    }
+    return ks_set_commit_offsets(k, offs, n);
+}
+
+size_t ks_offsets(const struct ks *k, struct ks_offset *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k->n_pos; i++) {
+        if (k->pos[i].next < 0)
+            continue;
+        if (n < max) {
+            snprintf(out[n].topic, sizeof out[n].topic, "%s", k->pos[i].topic);
+            out[n].partition = k->pos[i].partition;
+            out[n].next = k->pos[i].next;
+        }
+        n++;
+    }
+    return n;
+}
+
+int ks_set_commit_offsets(struct ks *k, const struct ks_offset *offs, size_t n)
+{
+    struct ks_offset *c = NULL;
+    if (n > 0) {
+        if (!(c = malloc(n * sizeof *c)))
+            return SR_ENOMEM;
+        memcpy(c, offs, n * sizeof *c);
+    }
+    free(k->commit);
+    k->commit = c;
+    k->n_commit = n;
+    k->dirty = n > 0;
+    return 0;
+}
+
+int ks_flush_dlq(struct ks *k, int timeout_ms)
+{
+    rd_kafka_flush(k->producer, timeout_ms);
+    return rd_kafka_outq_len(k->producer) > 0 ? SR_EAGAIN : 0;
 }

@@ -24,6 +24,10 @@
  * hand out) any message below it, such as those the group hands out again
  * from the last commit after an assignment was lost to a broker outage.
  *
+ * With checkpoints (ks_exact, below) the model's own positions replace
+ * the committed offsets, and every message is applied exactly once, also
+ * across crashes.
+ *
  * [kafka] configuration keys are passed to librdkafka unchanged (consumer
  * and DLQ producer; consumer-only keys are not given to the producer).
  * Only ingest/ includes librdkafka's header for consuming.
@@ -121,6 +125,40 @@ int ks_commit(struct ks *k, bool force, int timeout_ms);
 size_t ks_partitions(struct ks *k, struct ks_partition *out, size_t max);
 
 void ks_stats(const struct ks *k, struct ks_stats *out);
+
+/* ---- exact mode (checkpoints, app/state.h) ------------------------------
+ * The model's position in each partition is part of its checkpoint, so it,
+ * not the group's committed offset, says where to read: an assigned
+ * partition whose position is known is read from that position, at the
+ * first assignment and at every later one. Commits then carry only the
+ * offsets of the newest durable checkpoint (ks_set_commit_offsets): they
+ * serve lag monitoring and a start without state. */
+
+/** The applied position of one partition: next = first offset not in the
+ * model. */
+struct ks_offset {
+    char topic[KS_TOPIC_MAX + 1];
+    int32_t partition;
+    int64_t next;
+};
+
+/** Switches to exact mode with the checkpoint's positions offs[0..n) (n
+ * may be 0: no checkpoint, the group's offsets say where to start). Call
+ * before the first ks_poll(). Returns 0 or SR_ENOMEM. */
+int ks_exact(struct ks *k, const struct ks_offset *offs, size_t n);
+
+/** Every partition with an applied position (restored or consumed in this
+ * process), into out[0..max); returns how many there are (may exceed max). */
+size_t ks_offsets(const struct ks *k, struct ks_offset *out, size_t max);
+
+/** Exact mode: the offsets every later commit carries (a copy is kept).
+ * Returns 0 or SR_ENOMEM. */
+int ks_set_commit_offsets(struct ks *k, const struct ks_offset *offs, size_t n);
+
+/** Waits up to timeout_ms for dead letters in flight to be acknowledged.
+ * Returns 0 when none is left, SR_EAGAIN otherwise. A checkpoint must not
+ * cover a dead letter that a crash could still lose. */
+int ks_flush_dlq(struct ks *k, int timeout_ms);
 
 /** Shutdown: flushes the DLQ producer (at most timeout_ms), commits the
  * stored offsets synchronously and leaves the group. Returns 0, or SR_EIO
