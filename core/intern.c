@@ -4,9 +4,13 @@
  * string's address, so a probe compares strings only on a tag match and
  * reaches the string without another lookup. Strings sit in 1 MiB blocks as
  * [u8 len][bytes][NUL]; an id's string address is also kept in a chunked
- * array for id -> string. */
+ * array for id -> string.
+ *
+ * Checkpoints (sr_intern_save/load) hold the strings in id order as
+ * [u8 len][bytes]; loading re-hashes each string into a table sized once. */
 #include "core/intern.h"
 #include "core/chunked.h"
+#include "core/ckpt.h"
 #include "core/err.h"
 
 #include <stdlib.h>
@@ -191,6 +195,85 @@ const char *sr_intern_str(const struct sr_intern *in, uint32_t id, size_t *len)
     if (len)
         *len = e[0];
     return (const char *)e + 1;
+}
+
+int sr_intern_save(const struct sr_intern *in, struct ck_buf *b)
+{
+    /* The arena's used bytes bound the payload (each entry is one byte
+     * longer there: its NUL); fill that much and give back the rest. */
+    size_t bound = in->n_blocks ? (in->n_blocks - 1) * (size_t)ARENA_BLOCK + in->block_used : 0;
+    size_t start = b->len;
+    unsigned char *p = ck_put_space(b, 4 + 8 + bound);
+    if (!p)
+        return SR_ENOMEM;
+    unsigned char *q = p + 12;
+    for (uint32_t id = 0; id < in->count; id++) {
+        const unsigned char *e = entry_of(in, id);
+        memcpy(q, e, (size_t)e[0] + 1);
+        q += (size_t)e[0] + 1;
+    }
+    uint32_t count = in->count;
+    uint64_t bytes = (uint64_t)(q - (p + 12));
+    memcpy(p, &count, 4);
+    memcpy(p + 4, &bytes, 8);
+    b->len = start + 12 + (size_t)bytes;
+    return 0;
+}
+
+int sr_intern_load(struct sr_intern *in, struct ck_rd *r)
+{
+    if (in->count != 0)
+        return SR_EINVAL;
+    uint32_t count = ck_get_u32(r);
+    uint64_t bytes = ck_get_u64(r);
+    /* Each id takes at least 2 bytes, so a count the payload cannot hold is
+     * refused before anything is sized by it. */
+    if (r->failed || bytes > ck_rd_left(r) || (uint64_t)count * 2 > bytes ||
+        count >= UINT32_MAX - 1) {
+        ck_rd_fail(r);
+        return SR_ECORRUPT;
+    }
+    const unsigned char *p = ck_take(r, (size_t)bytes), *end = p + bytes;
+    size_t want = pow2_at_least((size_t)count + (size_t)count / 3 + 1);
+    if (want > in->mask + 1) {
+        struct slot *ns = calloc(want, sizeof *ns);
+        if (!ns)
+            return SR_ENOMEM;
+        free(in->slots);
+        in->slots = ns;
+        in->mask = want - 1;
+    }
+    int rc = sr_chunked_reserve(&in->strs, count);
+    if (rc)
+        return rc;
+    for (uint32_t id = 0; id < count; id++) {
+        size_t len = p < end ? *p : 0;
+        if (len == 0 || len > (size_t)(end - p) - 1)
+            goto corrupt;
+        const char *s = (const char *)p + 1;
+        uint64_t h = XXH3_64bits(s, len);
+        uint32_t found = UINT32_MAX;
+        size_t i = probe(in, s, len, h, &found);
+        if (found != UINT32_MAX)
+            goto corrupt; /* a repeated string */
+        unsigned char *e = arena_alloc(in, len + 2);
+        if (!e)
+            return SR_ENOMEM;
+        memcpy(e, p, len + 1);
+        e[len + 1] = '\0';
+        *(unsigned char **)sr_chunked_at(&in->strs, id) = e;
+        in->slots[i].id1 = id + 1;
+        in->slots[i].tag = (uint32_t)(h >> 32);
+        in->slots[i].str = e;
+        in->count = id + 1;
+        p += len + 1;
+    }
+    if (p != end)
+        goto corrupt;
+    return 0;
+corrupt:
+    ck_rd_fail(r);
+    return SR_ECORRUPT;
 }
 
 uint32_t sr_intern_count(const struct sr_intern *in)

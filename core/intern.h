@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 struct sr_intern;
+struct ck_buf;
+struct ck_rd;
 
 /** Returns a new table sized for about cap_hint ids (0 for a default), or
  * NULL when out of memory. Free with sr_intern_free(). */
@@ -31,6 +33,20 @@ int sr_intern_find(const struct sr_intern *in, const char *s, size_t len, uint32
 const char *sr_intern_str(const struct sr_intern *in, uint32_t id, size_t *len);
 /** Number of ids handed out. */
 uint32_t sr_intern_count(const struct sr_intern *in);
+/** Appends the table to a checkpoint section (core/ckpt.h): u32 count, u64
+ * byte length, then every id's string as [u8 len][bytes] in id order. One
+ * pass over the ids, no allocation beyond b's growth. Returns 0 or
+ * SR_ENOMEM (b failed to grow). */
+int sr_intern_save(const struct sr_intern *in, struct ck_buf *b);
+/** Reads what sr_intern_save wrote into in, which must be empty (fresh from
+ * sr_intern_new): afterwards every id maps to the same string and looking
+ * the strings up gives the same ids. The table is sized once for the count;
+ * strings go to the arena (no malloc per id). Returns 0, SR_EINVAL (in not
+ * empty), SR_ENOMEM, or SR_ECORRUPT (short payload, a length of 0, a
+ * repeated string, byte counts that do not add up; r is marked failed).
+ * On failure in holds a prefix of the ids and is only fit for
+ * sr_intern_free(). */
+int sr_intern_load(struct sr_intern *in, struct ck_rd *r);
 /** Bytes held (hash table, arena, index), for memory reports. */
 size_t sr_intern_bytes(const struct sr_intern *in);
 

@@ -24,11 +24,6 @@
 
 #define LIST_MIN_CAP 4
 
-static inline float *scores_of(const struct feat_nbrs *l)
-{
-    return (float *)(l->items + l->cap);
-}
-
 static inline struct feat_recent *block_of(const struct feat_covis *c, uint32_t user)
 {
     return sr_chunked_at(&c->recent, user);
@@ -101,7 +96,7 @@ static int list_reserve(struct feat_covis *c, struct feat_nbrs *l, size_t want)
         return SR_ENOMEM;
     if (l->n) {
         memcpy(items, l->items, l->n * sizeof(uint32_t));
-        memcpy(items + cap, scores_of(l), l->n * sizeof(float));
+        memcpy(items + cap, feat_nbrs_scores(l), l->n * sizeof(float));
     }
     c->list_bytes += (cap - l->cap) * (sizeof(uint32_t) + sizeof(float));
     free(l->items);
@@ -143,7 +138,7 @@ static inline size_t argmin_f(const float *s, size_t n)
 static void list_bump(struct feat_nbrs *l, uint32_t x, float add)
 {
     uint32_t *items = l->items;
-    float *sc = scores_of(l);
+    float *sc = feat_nbrs_scores(l);
     size_t n = l->n;
     size_t i = find_u32(items, n, x);
     if (i < n) {
@@ -165,7 +160,7 @@ static void scale_all(struct feat_covis *c, int k)
 {
     for (size_t i = 0; i < c->cap; i++) {
         struct feat_nbrs *l = &c->nbrs[i];
-        float *sc = scores_of(l);
+        float *sc = feat_nbrs_scores(l);
         for (size_t j = 0; j < l->n; j++)
             sc[j] = ldexpf(sc[j], -k);
     }
@@ -236,7 +231,7 @@ size_t feat_covis_query(const struct feat_covis *c, uint32_t item, uint32_t *ite
     if (item >= c->cap)
         return 0;
     const struct feat_nbrs *l = &c->nbrs[item];
-    const float *sc = scores_of(l);
+    const float *sc = feat_nbrs_scores(l);
     /* Selection without scratch: each pick is the best entry strictly after
      * the previous pick in ranking order (a total order: ids are distinct). */
     size_t out = 0, prev = 0;
@@ -267,6 +262,28 @@ size_t feat_covis_recent(const struct feat_covis *c, const struct feat_user *u, 
     for (size_t i = 0; i < n; i++)
         items[i] = rec[i].item;
     return n;
+}
+
+int feat_covis_set_list(struct feat_covis *c, uint32_t item, const void *items, const void *scores,
+                        size_t n, size_t cap)
+{
+    struct feat_nbrs *l = &c->nbrs[item];
+    if (cap == 0)
+        return 0;
+    uint32_t *a = malloc(cap * (sizeof(uint32_t) + sizeof(float)));
+    if (!a)
+        return SR_ENOMEM;
+    free(l->items);
+    c->list_bytes -= (size_t)l->cap * (sizeof(uint32_t) + sizeof(float));
+    l->items = a;
+    l->cap = (uint16_t)cap;
+    l->n = (uint16_t)n;
+    c->list_bytes += cap * (sizeof(uint32_t) + sizeof(float));
+    if (n) {
+        memcpy(l->items, items, n * sizeof(uint32_t));
+        memcpy(feat_nbrs_scores(l), scores, n * sizeof(float));
+    }
+    return 0;
 }
 
 size_t feat_covis_bytes(const struct feat_covis *c)

@@ -237,6 +237,54 @@ void feat_dedup_remember(struct feat_dedup *d, uint64_t key, int64_t ts, int64_t
     d->count++;
 }
 
+int feat_dedup_restore(struct feat_dedup *d, const void *ents, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (d->window_ms <= 0 || n > d->cap || d->count != 0)
+        return SR_ECORRUPT;
+    /* The ring size feat_dedup_reserve would have reached: the initial size
+     * doubled, up to the capacity. Sizes never change which keys are
+     * remembered (only the capacity does), so any size >= n would do. */
+    size_t size = d->size;
+    while (size < n)
+        size = size * 2 < d->cap ? size * 2 : d->cap;
+    size_t slots = d->mask + 1;
+    while (slots < 2 * size)
+        slots *= 2;
+    if (size != d->size) {
+        struct feat_dedup_ent *ring = malloc(size * sizeof *ring);
+        if (!ring)
+            return SR_ENOMEM;
+        free(d->ring);
+        d->ring = ring;
+        d->size = size;
+    }
+    if (slots != d->mask + 1) {
+        struct feat_dedup_slot *ix = calloc(slots, sizeof *ix);
+        if (!ix)
+            return SR_ENOMEM;
+        free(d->index);
+        d->index = ix;
+        d->mask = slots - 1;
+    }
+    memcpy(d->ring, ents, n * sizeof *d->ring);
+    d->head = 0;
+    for (size_t p = 0; p < n; p++) {
+        uint64_t key = d->ring[p].key;
+        if (find_slot(d, key) != SIZE_MAX)
+            return SR_ECORRUPT; /* a key twice */
+        uint32_t tag = tag_of(key);
+        size_t s = home_of(tag, d->mask);
+        while (d->index[s].pos1)
+            s = (s + 1) & d->mask;
+        d->index[s].pos1 = (uint32_t)p + 1;
+        d->index[s].tag = tag;
+        d->count = p + 1;
+    }
+    return 0;
+}
+
 size_t feat_dedup_bytes(const struct feat_dedup *d)
 {
     size_t index = d->index ? (d->mask + 1) * sizeof(struct feat_dedup_slot) : 0;

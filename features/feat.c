@@ -92,9 +92,6 @@ static int check_cfg(const struct sr_features_cfg *c, char *errbuf, size_t errle
     return 0;
 }
 
-static int users_reserve(struct feat *f, size_t n);
-static int items_reserve(struct feat *f, size_t n);
-
 struct feat *feat_new(const struct sr_features_cfg *cfg, char *errbuf, size_t errlen)
 {
     int rc = check_cfg(cfg, errbuf, errlen);
@@ -122,7 +119,7 @@ struct feat *feat_new(const struct sr_features_cfg *cfg, char *errbuf, size_t er
         goto err_nomem;
     /* First blocks up front: accessors never return NULL, even before the
      * first event. */
-    if (users_reserve(f, 1) || items_reserve(f, 1))
+    if (feat_users_reserve(f, 1) || feat_items_reserve(f, 1))
         goto err_nomem;
     return f;
 
@@ -141,13 +138,14 @@ void feat_free(struct feat *f)
     feat_pop_free(&f->pop);
     feat_dedup_free(&f->dedup);
     free(f->user);
+    free(f->user_events);
+    free(f->item_events);
     sr_intern_free(f->items);
     sr_intern_free(f->users);
     free(f);
 }
 
-/* Room for users [0, n); new entries zeroed (fresh). */
-static int users_reserve(struct feat *f, size_t n)
+int feat_users_reserve(struct feat *f, size_t n)
 {
     if (n <= f->user_cap)
         return 0;
@@ -162,15 +160,45 @@ static int users_reserve(struct feat *f, size_t n)
         return SR_ENOMEM;
     memset(u + f->user_cap, 0, (cap - f->user_cap) * sizeof *u);
     f->user = u;
+    /* A failure here leaves user[] larger and user_cap unchanged: the next
+     * call clears and grows both again. */
+    uint32_t *ev = realloc(f->user_events, cap * sizeof *ev);
+    if (!ev)
+        return SR_ENOMEM;
+    memset(ev + f->user_cap, 0, (cap - f->user_cap) * sizeof *ev);
+    f->user_events = ev;
     f->user_cap = cap;
     return 0;
 }
 
-/* Room for items [0, n) in every per-item array. */
-static int items_reserve(struct feat *f, size_t n)
+int feat_items_reserve(struct feat *f, size_t n)
 {
     int rc = feat_pop_reserve(&f->pop, n);
-    return rc ? rc : feat_covis_reserve(&f->covis, n);
+    if (rc == 0)
+        rc = feat_covis_reserve(&f->covis, n);
+    if (rc || n <= f->item_cap)
+        return rc;
+    size_t cap = f->item_cap ? f->item_cap * 2 : 1024;
+    while (cap < n)
+        cap *= 2;
+    uint32_t *ev = realloc(f->item_events, cap * sizeof *ev);
+    if (!ev)
+        return SR_ENOMEM;
+    memset(ev + f->item_cap, 0, (cap - f->item_cap) * sizeof *ev);
+    f->item_events = ev;
+    f->item_cap = cap;
+    return 0;
+}
+
+/* An event is applied when feat_learn returns 0 for it: the one call every
+ * admitted event goes through, after which it is part of the state (and
+ * never counted again). */
+static inline void count_applied(struct feat *f, const struct sr_event *ev)
+{
+    if (f->user_events[ev->user] < UINT32_MAX)
+        f->user_events[ev->user]++;
+    if (f->item_events[ev->item] < UINT32_MAX)
+        f->item_events[ev->item]++;
 }
 
 static int skip(struct feat *f, enum feat_skip r)
@@ -220,7 +248,7 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     /* The user must exist to carry its bot state; reserve before interning
      * so a failure never leaves an id without state. */
     if (!known) {
-        int rc = users_reserve(f, (size_t)sr_intern_count(f->users) + 1);
+        int rc = feat_users_reserve(f, (size_t)sr_intern_count(f->users) + 1);
         if (rc == 0)
             rc = sr_intern_add(f->users, raw->user_id.p, raw->user_id.len, &user, NULL);
         if (rc)
@@ -236,7 +264,7 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
         return skip(f, FEAT_SKIP_BOT);
     }
 
-    int rc = items_reserve(f, (size_t)sr_intern_count(f->items) + 1);
+    int rc = feat_items_reserve(f, (size_t)sr_intern_count(f->items) + 1);
     if (rc == 0)
         rc = feat_dedup_reserve(&f->dedup);
     if (rc == 0)
@@ -273,8 +301,10 @@ int feat_learn(struct feat *f, const struct sr_event *ev)
 {
     if (ev->user >= sr_intern_count(f->users) || ev->item >= sr_intern_count(f->items))
         return SR_EINVAL;
-    if (!(ev->weight > 0))
+    if (!(ev->weight > 0)) {
+        count_applied(f, ev);
         return 0; /* not a positive: the item is already interned, i.e. seen */
+    }
     struct feat_user *u = &f->user[ev->user];
     /* Co-visitation first: it is the only part that can fail. */
     int rc = feat_covis_add(&f->covis, &f->set, u, ev);
@@ -283,6 +313,7 @@ int feat_learn(struct feat *f, const struct sr_event *ev)
     feat_pop_add(&f->pop, ev, sr_intern_count(f->items));
     if (u->positives < UINT32_MAX)
         u->positives++;
+    count_applied(f, ev);
     return 0;
 }
 
@@ -378,9 +409,19 @@ uint32_t feat_user_positives(const struct feat *f, uint32_t user)
     return user < sr_intern_count(f->users) ? f->user[user].positives : 0;
 }
 
+uint32_t feat_user_events(const struct feat *f, uint32_t user)
+{
+    return user < sr_intern_count(f->users) ? f->user_events[user] : 0;
+}
+
+uint32_t feat_item_events(const struct feat *f, uint32_t item)
+{
+    return item < sr_intern_count(f->items) ? f->item_events[item] : 0;
+}
+
 size_t feat_bytes(const struct feat *f)
 {
-    return f->user_cap * sizeof(struct feat_user) + sr_intern_bytes(f->users) +
-           sr_intern_bytes(f->items) + feat_dedup_bytes(&f->dedup) + feat_pop_bytes(&f->pop) +
-           feat_covis_bytes(&f->covis);
+    return f->user_cap * (sizeof(struct feat_user) + sizeof(uint32_t)) +
+           f->item_cap * sizeof(uint32_t) + sr_intern_bytes(f->users) + sr_intern_bytes(f->items) +
+           feat_dedup_bytes(&f->dedup) + feat_pop_bytes(&f->pop) + feat_covis_bytes(&f->covis);
 }

@@ -36,6 +36,8 @@ enum feat_skip {
 };
 
 struct feat;
+struct ck_writer;
+struct ck_file;
 
 /** Counters since feat_new(). */
 struct feat_stats {
@@ -102,6 +104,30 @@ size_t feat_covis(const struct feat *f, uint32_t item, uint32_t *items, float *s
 size_t feat_user_recent(const struct feat *f, uint32_t user, uint32_t *items, size_t max);
 /** Positive events applied for this user so far. */
 uint32_t feat_user_positives(const struct feat *f, uint32_t user);
+
+/** Events applied so far for this user / item: events for which feat_learn
+ * returned 0 (every admitted event, positive or not, once). 0 for an
+ * unknown id. Saturates at UINT32_MAX. Checked against the input by the
+ * crash test and shown by `streamrec checkpoint inspect --counts`. */
+uint32_t feat_user_events(const struct feat *f, uint32_t user);
+uint32_t feat_item_events(const struct feat *f, uint32_t item);
+
+/** Adds the stage's checkpoint sections to w (core/ckpt.h): CK_SEC_USER_IDS,
+ * CK_SEC_ITEM_IDS, CK_SEC_FEAT_USERS, _DEDUP, _POP, _COVIS, _STATS and
+ * _COUNTS. A copy of the state (bulk memcpy where the layout allows), on the
+ * learner thread. Returns 0, SR_ENOMEM (w is then unfit to write), or
+ * SR_EINVAL when w already holds one of these sections. */
+int feat_save(const struct feat *f, struct ck_writer *w);
+/** Restores the sections feat_save wrote into f, fresh from feat_new with
+ * the same features configuration: continuing then gives bit-identical
+ * state and the same admit/skip decisions as a run that never stopped.
+ * Returns 0, SR_EINVAL (f has seen events), SR_ENOMEM, SR_ECONFIG (the
+ * checkpoint was taken with other state-shaping settings: popularity
+ * windows, covis_recent, covis_topn, covis_half_life, dedup settings) or
+ * SR_ECORRUPT (a section missing, short, too long, or holding values out of
+ * range), with a sentence naming the section and the problem in errbuf.
+ * On failure f is only fit for feat_free(). */
+int feat_load(struct feat *f, const struct ck_file *file, char *errbuf, size_t errlen);
 
 /** Bytes held by per-user and per-item feature state (memory reports). */
 size_t feat_bytes(const struct feat *f);

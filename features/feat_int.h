@@ -8,7 +8,9 @@
  *   session.c     per-user sessions and the watermark
  *   popularity.c  decayed windowed counts, all-time counts, first-positive order
  *   covis.c       co-visitation neighbour lists and users' recent items
- *   feat.c        the public facade: feat_new/admit/learn/free, stats, accessors
+ *   feat.c        the public facade: feat_new/admit/learn/free, stats, accessors,
+ *                 applied-event counts
+ *   feat_ckpt.c   feat_save/feat_load: the checkpoint sections of all of the above
  *
  * Settings (struct sr_features_cfg plus what feat_new derives from it),
  * learned state and the filters' memory are kept in separate structs. Per-user
@@ -106,6 +108,11 @@ int feat_dedup_reserve(struct feat_dedup *d);
  * forgets keys expired at the new watermark. Call feat_dedup_reserve first. */
 void feat_dedup_remember(struct feat_dedup *d, uint64_t key, int64_t ts, int64_t watermark);
 size_t feat_dedup_bytes(const struct feat_dedup *d);
+/** Refills an empty d (fresh from feat_dedup_init) with n entries in
+ * admission order (ents: n packed struct feat_dedup_ent, any alignment) and
+ * rebuilds the index. 0, SR_ENOMEM, or SR_ECORRUPT (more than the capacity,
+ * entries while de-dup is off, a key twice). */
+int feat_dedup_restore(struct feat_dedup *d, const void *ents, size_t n);
 
 /* ---- per-user state ---------------------------------------------------- */
 
@@ -164,6 +171,11 @@ struct feat_nbrs {
     uint16_t cap;    /* allocated, doubles up to the list capacity */
 };
 
+static inline float *feat_nbrs_scores(const struct feat_nbrs *l)
+{
+    return (float *)(l->items + l->cap);
+}
+
 /** One of a user's recent positive items. */
 struct feat_recent {
     uint32_t item;
@@ -198,8 +210,19 @@ size_t feat_covis_query(const struct feat_covis *c, uint32_t item, uint32_t *ite
 size_t feat_covis_recent(const struct feat_covis *c, const struct feat_user *u, uint32_t user,
                          uint32_t *items, size_t max);
 size_t feat_covis_bytes(const struct feat_covis *c);
+/** Sets the empty list of item (< c->cap) to n neighbours (items, scores:
+ * packed u32 / float arrays, any alignment) in a list of capacity cap
+ * (n <= cap <= list_max, checked by the caller). 0 or SR_ENOMEM. */
+int feat_covis_set_list(struct feat_covis *c, uint32_t item, const void *items, const void *scores,
+                        size_t n, size_t cap);
 
 /* ---- the stage --------------------------------------------------------- */
+
+struct feat;
+/** Room for users [0, n) in every per-user array; new entries zeroed. */
+int feat_users_reserve(struct feat *f, size_t n);
+/** Room for items [0, n) in every per-item array. */
+int feat_items_reserve(struct feat *f, size_t n);
 
 struct feat {
     struct feat_settings set; /* settings */
@@ -209,6 +232,9 @@ struct feat {
     struct sr_intern *items;
     struct feat_user *user; /* [user_cap], zero = fresh */
     size_t user_cap;
+    uint32_t *user_events; /* [user_cap] events applied per user (feat_learn) */
+    uint32_t *item_events; /* [item_cap] events applied per item */
+    size_t item_cap;
     struct feat_dedup dedup;
     struct feat_stats st;
     bool has_watermark;

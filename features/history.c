@@ -1,6 +1,8 @@
 /* features/history.c - per-user item lists plus one set of (user, item)
- * pairs for O(1) "seen before?". */
+ * pairs for O(1) "seen before?". Checkpoints hold the lists only; loading
+ * rebuilds the pair set, sized once. */
 #include "features/history.h"
+#include "core/ckpt.h"
 #include "core/err.h"
 #include "core/rng.h"
 
@@ -162,4 +164,110 @@ size_t hist_bytes(const struct hist *h)
     for (uint32_t u = 0; u < h->cap_users; u++)
         b += ((size_t)h->users[u].cap_seen + h->users[u].cap_bought) * sizeof(uint32_t);
     return b;
+}
+
+int hist_save(const struct hist *h, struct ck_buf *b)
+{
+    uint32_t n_users = h->cap_users;
+    while (n_users > 0 && h->users[n_users - 1].n_seen == 0 && h->users[n_users - 1].n_bought == 0)
+        n_users--;
+    ck_put_u32(b, n_users);
+    ck_put_u64(b, (uint64_t)h->n_pairs);
+    for (uint32_t u = 0; u < n_users; u++) {
+        const struct user_items *ui = &h->users[u];
+        uint32_t *p = ck_put_space(b, 8 + ((size_t)ui->n_seen + ui->n_bought) * 4);
+        if (!p)
+            return SR_ENOMEM;
+        p[0] = ui->n_seen;
+        p[1] = ui->n_bought;
+        if (ui->n_seen)
+            memcpy(p + 2, ui->seen, (size_t)ui->n_seen * 4);
+        if (ui->n_bought)
+            memcpy(p + 2 + ui->n_seen, ui->bought, (size_t)ui->n_bought * 4);
+    }
+    return b->failed ? SR_ENOMEM : 0;
+}
+
+/* A copy of n u32 values read from r into a new array of capacity *cap (the
+ * power of two hist_add would have reached, at least 4); NULL with *cap 0
+ * for n == 0. */
+static int load_list(struct ck_rd *r, uint32_t n, uint32_t **out, uint32_t *cap)
+{
+    *out = NULL;
+    *cap = 0;
+    if (n == 0)
+        return 0;
+    if (n > UINT32_MAX / 2)
+        return SR_ECORRUPT;
+    const void *src = ck_take(r, (size_t)n * 4);
+    if (!src)
+        return SR_ECORRUPT;
+    uint32_t c = 4;
+    while (c < n)
+        c *= 2;
+    uint32_t *a = malloc((size_t)c * sizeof *a);
+    if (!a)
+        return SR_ENOMEM;
+    memcpy(a, src, (size_t)n * 4);
+    *out = a;
+    *cap = c;
+    return 0;
+}
+
+int hist_load(struct hist *h, struct ck_rd *r)
+{
+    if (h->cap_users != 0 || h->n_pairs != 0)
+        return SR_EINVAL;
+    uint32_t n_users = ck_get_u32(r);
+    uint64_t n_pairs = ck_get_u64(r);
+    /* Every user takes 8 bytes and every pair 4: refuse counts the payload
+     * cannot hold before sizing anything by them. */
+    if (r->failed || (uint64_t)n_users * 8 > ck_rd_left(r) || n_pairs > ck_rd_left(r) / 4 ||
+        n_users > UINT32_MAX / 2)
+        goto corrupt;
+    int rc = reserve_users(h, n_users);
+    if (rc)
+        return rc;
+    size_t slots = h->pairs_mask + 1;
+    while ((n_pairs + 1) * 4 > (uint64_t)slots * 3)
+        slots *= 2;
+    if (slots != h->pairs_mask + 1) {
+        uint64_t *np = calloc(slots, sizeof *np);
+        if (!np)
+            return SR_ENOMEM;
+        free(h->pairs);
+        h->pairs = np;
+        h->pairs_mask = slots - 1;
+    }
+    for (uint32_t u = 0; u < n_users; u++) {
+        struct user_items *ui = &h->users[u];
+        uint32_t n_seen = ck_get_u32(r), n_bought = ck_get_u32(r);
+        if (r->failed || n_seen > n_pairs - h->n_pairs)
+            goto corrupt;
+        if ((rc = load_list(r, n_seen, &ui->seen, &ui->cap_seen)) != 0 ||
+            (rc = load_list(r, n_bought, &ui->bought, &ui->cap_bought)) != 0) {
+            if (rc == SR_ECORRUPT)
+                goto corrupt;
+            return rc;
+        }
+        ui->n_seen = n_seen;
+        ui->n_bought = n_bought;
+        for (uint32_t j = 0; j < n_seen; j++) {
+            uint64_t key = pair_key(u, ui->seen[j]);
+            size_t slot = pair_slot(h, key);
+            if (h->pairs[slot] == key)
+                goto corrupt; /* seen twice */
+            h->pairs[slot] = key;
+            h->n_pairs++;
+        }
+        for (uint32_t j = 0; j < n_bought; j++)
+            if (!hist_seen(h, u, ui->bought[j]))
+                goto corrupt;
+    }
+    if (h->n_pairs != n_pairs || !ck_rd_ok(r))
+        goto corrupt;
+    return 0;
+corrupt:
+    ck_rd_fail(r);
+    return SR_ECORRUPT;
 }

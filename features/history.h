@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 struct hist;
+struct ck_buf;
+struct ck_rd;
 
 /** Returns an empty history, or NULL when out of memory. */
 struct hist *hist_new(void);
@@ -27,6 +29,18 @@ bool hist_seen(const struct hist *h, uint32_t user, uint32_t item);
 const uint32_t *hist_items(const struct hist *h, uint32_t user, uint32_t *n);
 /** The user's distinct purchased items; borrowed like hist_items(). */
 const uint32_t *hist_bought(const struct hist *h, uint32_t user, uint32_t *n);
+/** Appends the history to a checkpoint section (core/ckpt.h): u32 users
+ * (one past the last user with an item), u64 pairs (total seen items), then
+ * per user u32 n_seen, u32 n_bought, seen[n_seen], bought[n_bought] (u32
+ * item ids, in their orders). Returns 0 or SR_ENOMEM. */
+int hist_save(const struct hist *h, struct ck_buf *b);
+/** Reads what hist_save wrote into h, fresh from hist_new: afterwards
+ * hist_seen/hist_items/hist_bought answer as before, items in the same
+ * order. Returns 0, SR_EINVAL (h not empty), SR_ENOMEM or SR_ECORRUPT (short
+ * payload, counts that do not add up, an item twice in a user's seen list,
+ * a bought item not seen; r is marked failed). On failure h is only fit for
+ * hist_free(). */
+int hist_load(struct hist *h, struct ck_rd *r);
 /** Bytes held. */
 size_t hist_bytes(const struct hist *h);
 
