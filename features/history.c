@@ -163,3 +163,84 @@ size_t hist_bytes(const struct hist *h)
         b += ((size_t)h->users[u].cap_seen + h->users[u].cap_bought) * sizeof(uint32_t);
     return b;
 }
+
+#ifndef SR_HIST_SAVE_EXTERNAL
+/* Temporary stand-in for hist_save/hist_load (branch ck-learner only, so
+ * the evaluation's checkpoint links and is tested); the feature stage's own
+ * implementation replaces it. Layout: u32 users, then per user u32 n_seen,
+ * seen items, u32 n_bought, bought items (u32 each). */
+#include "core/ckpt.h"
+
+int hist_save(const struct hist *h, struct ck_buf *b)
+{
+    uint32_t n = h->cap_users;
+    while (n && !h->users[n - 1].n_seen && !h->users[n - 1].n_bought)
+        n--;
+    ck_put_u32(b, n);
+    for (uint32_t u = 0; u < n; u++) {
+        const struct user_items *ui = &h->users[u];
+        ck_put_u32(b, ui->n_seen);
+        ck_put(b, ui->seen, (size_t)ui->n_seen * sizeof(uint32_t));
+        ck_put_u32(b, ui->n_bought);
+        ck_put(b, ui->bought, (size_t)ui->n_bought * sizeof(uint32_t));
+    }
+    return b->failed ? SR_ENOMEM : 0;
+}
+
+/* Reads a u32 count and borrows that many u32s. */
+static const unsigned char *hist_take_list(struct ck_rd *r, uint32_t *n)
+{
+    *n = ck_get_u32(r);
+    if (r->failed || *n > ck_rd_left(r) / sizeof(uint32_t)) {
+        ck_rd_fail(r);
+        return NULL;
+    }
+    return ck_take(r, (size_t)*n * sizeof(uint32_t));
+}
+
+int hist_load(struct hist *h, struct ck_rd *r)
+{
+    if (h->n_pairs) {
+        ck_rd_fail(r);
+        return SR_EINVAL;
+    }
+    uint32_t n_users = ck_get_u32(r);
+    /* Every user takes at least 8 bytes: bounds the loop by the section. */
+    if (r->failed || n_users > ck_rd_left(r) / 8)
+        goto corrupt;
+    for (uint32_t u = 0; u < n_users; u++) {
+        uint32_t n;
+        const unsigned char *p = hist_take_list(r, &n);
+        if (!p)
+            goto corrupt;
+        for (uint32_t j = 0; j < n; j++) {
+            struct sr_event ev = {.user = u, .type = SR_VIEW};
+            memcpy(&ev.item, p + (size_t)j * sizeof(uint32_t), sizeof ev.item);
+            if (hist_seen(h, u, ev.item)) /* a repeated item */
+                goto corrupt;
+            int rc = hist_add(h, &ev);
+            if (rc)
+                return rc;
+        }
+        if (!(p = hist_take_list(r, &n)))
+            goto corrupt;
+        for (uint32_t j = 0; j < n; j++) {
+            struct sr_event ev = {.user = u, .type = SR_PURCHASE};
+            memcpy(&ev.item, p + (size_t)j * sizeof(uint32_t), sizeof ev.item);
+            uint32_t nb = h->users[u].n_bought;
+            if (!hist_seen(h, u, ev.item)) /* bought but never seen */
+                goto corrupt;
+            int rc = hist_add(h, &ev);
+            if (rc)
+                return rc;
+            if (h->users[u].n_bought == nb) /* bought twice */
+                goto corrupt;
+        }
+    }
+    return 0;
+
+corrupt:
+    ck_rd_fail(r);
+    return SR_ECORRUPT;
+}
+#endif

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 struct hist;
+struct ck_buf;
+struct ck_rd;
 
 /** Returns an empty history, or NULL when out of memory. */
 struct hist *hist_new(void);
@@ -29,5 +31,9 @@ const uint32_t *hist_items(const struct hist *h, uint32_t user, uint32_t *n);
 const uint32_t *hist_bought(const struct hist *h, uint32_t user, uint32_t *n);
 /** Bytes held. */
 size_t hist_bytes(const struct hist *h);
+/** Appends every user's items and purchases to a checkpoint buffer; 0 or SR_ENOMEM. */
+int hist_save(const struct hist *h, struct ck_buf *b);
+/** Reads what hist_save() wrote into an empty h; 0, SR_ECORRUPT (r marked failed) or SR_ENOMEM. */
+int hist_load(struct hist *h, struct ck_rd *r);
 
 #endif
