@@ -321,16 +321,16 @@ START_TEST(test_mf_damaged_sections)
         size_t bytes;
         const char *name; /* the message must name the section */
     } cases[] = {
-        {CK_SEC_MF_ITEMS, T_SHORTEN, 4, "mf_items"},    /* part of a row */
-        {CK_SEC_MF_ITEMS, T_SHORTEN, 64, "mf_items"},   /* a whole k=16 row */
-        {CK_SEC_MF_USERS, T_SHORTEN, 4, "mf_users"},    /* part of a row */
-        {CK_SEC_MF_OPT, T_SHORTEN, 8, "mf_opt"},        /* an item's accumulator and bias */
-        {CK_SEC_MF_STATE, T_SHORTEN, 4, "mf_state"},    /* a ring slot */
-        {CK_SEC_MF_STATE, T_APPEND, 1, "mf_state"},     /* leftover byte */
-        {CK_SEC_MF_USERS, T_APPEND, 64, "mf_users"},    /* an extra row */
-        {CK_SEC_MF_OPT, T_APPEND, 4, "mf_opt"},         /* leftover accumulator */
-        {CK_SEC_MF_OPT, T_DROP, 0, "mf_opt"},           /* missing */
-        {CK_SEC_MF_STATE, T_DROP, 0, "mf_state"},       /* missing */
+        {CK_SEC_MF_ITEMS, T_SHORTEN, 4, "mf_items"},      /* part of a row */
+        {CK_SEC_MF_ITEMS, T_SHORTEN, 64, "mf_items"},     /* a whole k=16 row */
+        {CK_SEC_MF_USERS, T_SHORTEN, 4, "mf_users"},      /* part of a row */
+        {CK_SEC_MF_OPT, T_SHORTEN, 8, "mf_opt"},          /* an item's accumulator and bias */
+        {CK_SEC_MF_STATE, T_SHORTEN, 4, "mf_state"},      /* a ring slot */
+        {CK_SEC_MF_STATE, T_APPEND, 1, "mf_state"},       /* leftover byte */
+        {CK_SEC_MF_USERS, T_APPEND, 64, "mf_users"},      /* an extra row */
+        {CK_SEC_MF_OPT, T_APPEND, 4, "mf_opt"},           /* leftover accumulator */
+        {CK_SEC_MF_OPT, T_DROP, 0, "mf_opt"},             /* missing */
+        {CK_SEC_MF_STATE, T_DROP, 0, "mf_state"},         /* missing */
         {CK_SEC_MF_ITEMS, T_SHORTEN, 100000, "mf_items"}, /* down to nothing */
     };
     char dir[64];
@@ -357,10 +357,9 @@ START_TEST(test_mf_damaged_sections)
         struct ck_file *bad = t_copy_damaged(good, dir, cases[c].id, cases[c].how, bytes);
         m = t_new(16);
         char err[512] = "";
-        ck_assert_msg(mf_load(m, bad, err, sizeof err) == SR_ECORRUPT, "case %zu not refused",
-                      c);
-        ck_assert_msg(strstr(err, cases[c].name) != NULL, "case %zu: message '%s' lacks %s", c,
-                      err, cases[c].name);
+        ck_assert_msg(mf_load(m, bad, err, sizeof err) == SR_ECORRUPT, "case %zu not refused", c);
+        ck_assert_msg(strstr(err, cases[c].name) != NULL, "case %zu: message '%s' lacks %s", c, err,
+                      cases[c].name);
         /* Still a fresh model: a good load afterwards works. */
         ck_assert_uint_eq(mf_n_users(m), 0);
         ck_assert_uint_eq(mf_updates(m), 0);
@@ -390,7 +389,7 @@ struct t_raw {
 
 static void t_raw_event(struct t_raw *t, size_t e)
 {
-    static const enum sr_event_type types[] = {SR_VIEW,  SR_VIEW,     SR_CLICK,   SR_VIEW,
+    static const enum sr_event_type types[] = {SR_VIEW,  SR_VIEW,        SR_CLICK,   SR_VIEW,
                                                SR_CLICK, SR_ADD_TO_CART, SR_PURCHASE};
     uint32_t n_users = 8 + (uint32_t)(e / 25), n_items = 6 + (uint32_t)(e / 30);
     uint32_t a = t_rand() % n_items, b = t_rand() % n_items;
@@ -557,7 +556,8 @@ START_TEST(test_hist_round_trip)
     ck_assert_ptr_nonnull(h);
     t_rng_state = 5;
     for (int e = 0; e < 3000; e++) {
-        struct sr_event x = {.user = t_rand() % 60, .item = t_rand() % 90,
+        struct sr_event x = {.user = t_rand() % 60,
+                             .item = t_rand() % 90,
                              .type = (uint8_t)(t_rand() % 5 == 0 ? SR_PURCHASE : SR_VIEW)};
         ck_assert_int_eq(hist_add(h, &x), 0);
     }
