@@ -7,6 +7,7 @@
  *   scoring  vs peak sgemm GFLOP/s (compute limit)
  * Keys of results.json are an interface: add, never rename. */
 #include "app/replay.h"
+#include "core/ckpt.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/time.h"
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define BENCH_USERS  1000000u
 #define BENCH_ITEMS  100000u
@@ -180,6 +182,93 @@ static double raw_read_rate(const char *path)
     return lines / (sr_mono_s() - t0);
 }
 
+/* Checkpoint of the learner's model: mf_save into a fresh writer (what the
+ * learner thread pauses for; best of 3), writing the file (tmp, fsync,
+ * rename), and ck_open + mf_load into a fresh model. Adds the
+ * checkpoint_* keys to res; 0 or -1 (message printed). */
+static int bench_checkpoint(const struct mf *m, const struct sr_learner_cfg *lc, json_t *res)
+{
+    char dir[] = "/tmp/sr_bench_ckpt_XXXXXX", err[512], name[96], path[512];
+    if (!mkdtemp(dir)) {
+        perror("bench: mkdtemp");
+        return -1;
+    }
+    double save_s = INFINITY, write_s = 0, load_s = 0;
+    size_t bytes = 0;
+    int rc = -1;
+    for (int rep = 0; rep < 3; rep++) {
+        struct ck_writer *w = ck_writer_new();
+        double t0 = sr_mono_s();
+        int src = w ? mf_save(m, w) : SR_ENOMEM;
+        double dt = sr_mono_s() - t0;
+        if (src != 0) {
+            fprintf(stderr, "bench: mf_save: %s\n", sr_strerror(src));
+            ck_writer_free(w);
+            goto out;
+        }
+        save_s = fmin(save_s, dt);
+        bytes = ck_writer_bytes(w);
+        if (rep == 0) {
+            ck_name(name, sizeof name, 1, 0);
+            t0 = sr_mono_s();
+            src = ck_write_file(w, dir, name, "bench", 0, err, sizeof err);
+            write_s = sr_mono_s() - t0;
+            if (src != 0) {
+                fprintf(stderr, "bench: %s\n", err);
+                ck_writer_free(w);
+                goto out;
+            }
+        }
+        ck_writer_free(w);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct mf *l = mf_new(lc, err, sizeof err);
+    double t0 = sr_mono_s();
+    struct ck_file *f = l ? ck_open(path, err, sizeof err) : NULL;
+    double open_s = sr_mono_s() - t0;
+    int lrc = f ? mf_load(l, f, err, sizeof err) : SR_EIO;
+    ck_close(f);
+    load_s = sr_mono_s() - t0;
+    if (lrc != 0 || mf_updates(l) != mf_updates(m) || mf_n_users(l) != mf_n_users(m)) {
+        fprintf(stderr, "bench: checkpoint load: %s\n", lrc ? err : "model differs");
+        mf_free(l);
+        goto out;
+    }
+    mf_free(l);
+    /* Baseline: memcpy of as many bytes into a fresh buffer, as mf_save
+     * copies into freshly grown sections (page faults included). */
+    double copy_s = INFINITY;
+    unsigned char *src = malloc(bytes);
+    if (src) {
+        memset(src, 1, bytes);
+        for (int rep = 0; rep < 3; rep++) {
+            unsigned char *dst = malloc(bytes);
+            if (!dst)
+                break;
+            double c0 = sr_mono_s();
+            memcpy(dst, src, bytes);
+            copy_s = fmin(copy_s, sr_mono_s() - c0);
+            volatile unsigned char sink = dst[bytes / 2];
+            (void)sink;
+            free(dst);
+        }
+        free(src);
+    }
+    json_object_set_new(res, "checkpoint_memcpy_mb_per_s",
+                        json_real(isfinite(copy_s) ? bytes / 1e6 / copy_s : 0));
+    json_object_set_new(res, "checkpoint_bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(res, "checkpoint_save_ms", json_real(save_s * 1e3));
+    json_object_set_new(res, "checkpoint_save_mb_per_s", json_real(bytes / 1e6 / save_s));
+    json_object_set_new(res, "checkpoint_write_ms", json_real(write_s * 1e3));
+    json_object_set_new(res, "checkpoint_load_ms", json_real(load_s * 1e3));
+    json_object_set_new(res, "checkpoint_open_ms", json_real(open_s * 1e3));
+    rc = 0;
+out:
+    ck_prune(dir, 0);
+    rmdir(dir);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *out_path = "bench/results.json";
@@ -224,6 +313,9 @@ int main(int argc, char **argv)
     json_object_set_new(res, "model_bytes", json_integer((json_int_t)mf_bytes(m)));
     json_object_set_new(res, "rss_bytes_after_learner",
                         json_integer((json_int_t)replay_rss_bytes()));
+    fprintf(stderr, "bench: checkpoint of that model (save, write, load)...\n");
+    if (bench_checkpoint(m, &cfg.learner, res) != 0)
+        return 1;
     mf_free(m);
     free(ev);
 
@@ -262,6 +354,14 @@ int main(int argc, char **argv)
            raw > 0 ? replay / raw : 0);
     printf("%-28s %14.0f   %.1f GFLOP/s of %.1f peak: %.2fx\n", "score_users_per_s", users, gflops,
            peak, peak > 0 ? gflops / peak : 0);
+    printf("%-28s %14.1f   mf_save of %.0f MB: %.0f MB/s vs memcpy to a fresh buffer %.0f MB/s; "
+           "file write %.0f ms, ck_open + mf_load %.0f ms\n",
+           "checkpoint_save_ms", json_real_value(json_object_get(res, "checkpoint_save_ms")),
+           (double)json_integer_value(json_object_get(res, "checkpoint_bytes")) / 1e6,
+           json_real_value(json_object_get(res, "checkpoint_save_mb_per_s")),
+           json_real_value(json_object_get(res, "checkpoint_memcpy_mb_per_s")),
+           json_real_value(json_object_get(res, "checkpoint_write_ms")),
+           json_real_value(json_object_get(res, "checkpoint_load_ms")));
     printf("%-28s %14lld   limit 4k+64 = %d\n", "bytes_per_user",
            (long long)json_integer_value(json_object_get(res, "bytes_per_user")), 4 * BENCH_K + 64);
     printf("%-28s %14lld   limit 4k+128 = %d\n", "bytes_per_item",

@@ -38,7 +38,8 @@ int hist_save(const struct hist *h, struct ck_buf *b);
  * hist_seen/hist_items/hist_bought answer as before, items in the same
  * order. Returns 0, SR_EINVAL (h not empty), SR_ENOMEM or SR_ECORRUPT (short
  * payload, counts that do not add up, an item twice in a user's seen list,
- * a bought item not seen; r is marked failed). On failure h is only fit for
+ * a bought item not seen; r is marked failed). The history must be the
+ * last thing in r: every byte is read. On failure h is only fit for
  * hist_free(). */
 int hist_load(struct hist *h, struct ck_rd *r);
 /** Bytes held. */

@@ -1,6 +1,7 @@
 /* learner/eval.c - prequential evaluation of the baselines, MF and the
  * served list, by rank counting over the whole catalogue. */
 #include "learner/eval.h"
+#include "core/ckpt.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "features/feat.h"
@@ -311,4 +312,80 @@ uint64_t eval_events(const struct eval *e)
 size_t eval_bytes(const struct eval *e)
 {
     return sizeof *e + (size_t)e->cap_items * sizeof *e->scores + hist_bytes(e->hist);
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+int eval_save(const struct eval *e, struct ck_writer *w)
+{
+    struct ck_buf *b = ck_section(w, CK_SEC_EVAL, "eval");
+    if (!b)
+        return SR_ENOMEM;
+    ck_put_u32(b, EVAL_N_MODES);
+    ck_put_u32(b, EVAL_N_SYS);
+    ck_put_u64(b, e->events);
+    for (int mode = 0; mode < EVAL_N_MODES; mode++)
+        for (int s = 0; s < EVAL_N_SYS; s++) {
+            const struct acc *a = &e->acc[mode][s];
+            ck_put_u64(b, a->n);
+            ck_put_u64(b, a->hit10);
+            ck_put_u64(b, a->hit20);
+            ck_put_f64(b, a->mrr);
+            ck_put_f64(b, a->ndcg);
+        }
+    int rc = hist_save(e->hist, b);
+    if (rc)
+        return rc;
+    return b->failed ? SR_ENOMEM : 0;
+}
+
+int eval_load(struct eval *e, const struct ck_file *f, char *errbuf, size_t errlen)
+{
+    if (e->events)
+        return sr_seterr(errbuf, errlen, SR_EINVAL,
+                         "evaluation: eval_load needs a fresh evaluator");
+    struct ck_rd r;
+    if (ck_find(f, CK_SEC_EVAL, &r) != 0)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "evaluation: the checkpoint has no eval section");
+    uint32_t n_modes = ck_get_u32(&r), n_sys = ck_get_u32(&r);
+    if (r.failed)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT, "evaluation: section eval is truncated");
+    if (n_modes != EVAL_N_MODES || n_sys != EVAL_N_SYS)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG,
+                         "evaluation: section eval has %u modes x %u systems, this build %d x %d",
+                         n_modes, n_sys, EVAL_N_MODES, EVAL_N_SYS);
+    uint64_t events = ck_get_u64(&r);
+    struct acc acc[EVAL_N_MODES][EVAL_N_SYS];
+    for (int mode = 0; mode < EVAL_N_MODES; mode++)
+        for (int s = 0; s < EVAL_N_SYS; s++) {
+            struct acc *a = &acc[mode][s];
+            a->n = ck_get_u64(&r);
+            a->hit10 = ck_get_u64(&r);
+            a->hit20 = ck_get_u64(&r);
+            a->mrr = ck_get_f64(&r);
+            a->ndcg = ck_get_f64(&r);
+            /* Each scored event counts once per system and mode. */
+            if (!r.failed && (a->n > events || a->hit20 > a->n || a->hit10 > a->hit20 ||
+                              !(a->mrr >= 0 && a->mrr <= (double)a->hit20) ||
+                              !(a->ndcg >= 0 && a->ndcg <= (double)a->hit20)))
+                return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                                 "evaluation: section eval: impossible counts for %s/%s",
+                                 eval_mode_name((enum eval_mode)mode),
+                                 eval_sys_name((enum eval_sys)s));
+        }
+    if (r.failed)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "evaluation: section eval is shorter than its accumulators");
+    int rc = hist_load(e->hist, &r);
+    if (rc || r.failed)
+        return sr_seterr(errbuf, errlen, rc && rc != SR_ECORRUPT ? rc : SR_ECORRUPT,
+                         "evaluation: section eval: the users' histories %s",
+                         rc == SR_ENOMEM ? "do not fit in memory" : "are malformed or truncated");
+    if (!ck_rd_ok(&r))
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "evaluation: section eval has %zu bytes left over", ck_rd_left(&r));
+    e->events = events;
+    memcpy(e->acc, acc, sizeof acc);
+    return 0;
 }

@@ -29,6 +29,8 @@
 
 struct feat;
 struct mf;
+struct ck_writer;
+struct ck_file;
 
 /** The systems scored side by side. */
 enum eval_sys {
@@ -79,5 +81,18 @@ const char *eval_mode_name(enum eval_mode m);
 uint64_t eval_events(const struct eval *e);
 /** Bytes held by histories and scratch. */
 size_t eval_bytes(const struct eval *e);
+
+/** Adds section CK_SEC_EVAL ("eval") to w: the number of modes and systems
+ * (u32 each, a shape guard), the events counter (u64), every accumulator
+ * (per mode, per system: n, hits@10, hits@20 as u64, MRR and NDCG sums as
+ * f64) and the users' histories (hist_save). Returns 0 or SR_ENOMEM. */
+int eval_save(const struct eval *e, struct ck_writer *w);
+/** Restores what eval_save() wrote into e, fresh from eval_new() with the
+ * saving run's settings, so that evaluation continues exactly. Returns 0;
+ * SR_ECONFIG when the modes or systems differ from this build's;
+ * SR_ECORRUPT (section missing, truncated, bytes left over, impossible
+ * counts); SR_ENOMEM; SR_EINVAL when e is not fresh. errbuf says what
+ * failed. On failure e is safe to free. */
+int eval_load(struct eval *e, const struct ck_file *f, char *errbuf, size_t errlen);
 
 #endif

@@ -36,12 +36,14 @@
  * Items move first (with the old p), then the user. */
 #include "learner/mf.h"
 #include "core/chunked.h"
+#include "core/ckpt.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "kernels/kn.h"
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,14 +124,14 @@ static inline uint32_t mf_below(uint32_t bits, uint64_t n)
 
 typedef float mf_v4 __attribute__((vector_size(16)));
 
-static inline mf_v4 mf_load(const float *p)
+static inline mf_v4 mf_vload(const float *p)
 {
     mf_v4 v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void mf_store(float *p, mf_v4 v)
+static inline void mf_vstore(float *p, mf_v4 v)
 {
     memcpy(p, &v, sizeof v);
 }
@@ -138,8 +140,8 @@ static inline float mf_dot(const float *x, const float *y, uint32_t kp)
 {
     mf_v4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};
     for (uint32_t i = 0; i < kp; i += 8) {
-        a0 += mf_load(x + i) * mf_load(y + i);
-        a1 += mf_load(x + i + 4) * mf_load(y + i + 4);
+        a0 += mf_vload(x + i) * mf_vload(y + i);
+        a1 += mf_vload(x + i + 4) * mf_vload(y + i + 4);
     }
     a0 += a1;
     return (a0[0] + a0[1]) + (a0[2] + a0[3]);
@@ -150,9 +152,9 @@ static inline void mf_dot2(const float *x, const float *y, uint32_t kp, float *x
 {
     mf_v4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, b0 = {0, 0, 0, 0}, b1 = {0, 0, 0, 0};
     for (uint32_t i = 0; i < kp; i += 8) {
-        mf_v4 y0 = mf_load(y + i), y1 = mf_load(y + i + 4);
-        a0 += mf_load(x + i) * y0;
-        a1 += mf_load(x + i + 4) * y1;
+        mf_v4 y0 = mf_vload(y + i), y1 = mf_vload(y + i + 4);
+        a0 += mf_vload(x + i) * y0;
+        a1 += mf_vload(x + i + 4) * y1;
         b0 += y0 * y0;
         b1 += y1 * y1;
     }
@@ -169,8 +171,8 @@ static inline void mf_dot3(const float *x, const float *y, uint32_t kp, float *x
     mf_v4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, b0 = {0, 0, 0, 0}, b1 = {0, 0, 0, 0};
     mf_v4 c0 = {0, 0, 0, 0}, c1 = {0, 0, 0, 0};
     for (uint32_t i = 0; i < kp; i += 8) {
-        mf_v4 x0 = mf_load(x + i), x1 = mf_load(x + i + 4);
-        mf_v4 y0 = mf_load(y + i), y1 = mf_load(y + i + 4);
+        mf_v4 x0 = mf_vload(x + i), x1 = mf_vload(x + i + 4);
+        mf_v4 y0 = mf_vload(y + i), y1 = mf_vload(y + i + 4);
         a0 += x0 * y0;
         a1 += x1 * y1;
         b0 += y0 * y0;
@@ -192,10 +194,10 @@ static inline float mf_user_grad(float *g, const float *p, float b, const float 
 {
     mf_v4 n2 = {0, 0, 0, 0};
     for (uint32_t i = 0; i < kp; i += 4) {
-        mf_v4 v = b * mf_load(p + i);
+        mf_v4 v = b * mf_vload(p + i);
         for (uint32_t r = 0; r < n; r++)
-            v += c[r] * mf_load(q[r] + i);
-        mf_store(g + i, v);
+            v += c[r] * mf_vload(q[r] + i);
+        mf_vstore(g + i, v);
         n2 += v * v;
     }
     return (n2[0] + n2[1]) + (n2[2] + n2[3]);
@@ -205,14 +207,14 @@ static inline float mf_user_grad(float *g, const float *p, float b, const float 
 static inline void mf_scale_add(float *y, float a, float b, const float *x, uint32_t kp)
 {
     for (uint32_t i = 0; i < kp; i += 4)
-        mf_store(y + i, a * mf_load(y + i) + b * mf_load(x + i));
+        mf_vstore(y + i, a * mf_vload(y + i) + b * mf_vload(x + i));
 }
 
 /* y += a * x */
 static inline void mf_axpy(float a, const float *x, float *y, uint32_t kp)
 {
     for (uint32_t i = 0; i < kp; i += 4)
-        mf_store(y + i, mf_load(y + i) + a * mf_load(x + i));
+        mf_vstore(y + i, mf_vload(y + i) + a * mf_vload(x + i));
 }
 
 static inline float mf_sigmoid(float x)
@@ -682,4 +684,245 @@ size_t mf_bytes(const struct mf *m)
     return sr_chunked_bytes(&m->st.users) + sr_chunked_bytes(&m->st.items) +
            sr_chunked_bytes(&m->st.user_acc) + sr_chunked_bytes(&m->st.item_acc) +
            MF_RING_SIZE * sizeof *m->st.ring;
+}
+
+/* ---- checkpoints ------------------------------------------------------------
+ * Layout in learner/mf.h. Saving copies each chunk with one memcpy into
+ * space reserved once per section, so it runs at memory-copy speed. Loading
+ * checks every section against the counts of mf_state before it allocates
+ * or copies anything, so a refused file leaves m as fresh as it was. */
+
+/* Copies elements [0, n) of c to dst, a chunk-sized run at a time. */
+static void mf_chunked_out(unsigned char *dst, const struct sr_chunked *c, size_t n)
+{
+    const size_t per = (size_t)1 << c->chunk_bits;
+    for (size_t start = 0; start < n; start += per) {
+        size_t bytes = (n - start < per ? n - start : per) * c->elem_size;
+        memcpy(dst, sr_chunked_at(c, start), bytes);
+        dst += bytes;
+    }
+}
+
+/* The reverse: src holds n elements; c must have room for them. */
+static void mf_chunked_in(struct sr_chunked *c, const unsigned char *src, size_t n)
+{
+    const size_t per = (size_t)1 << c->chunk_bits;
+    for (size_t start = 0; start < n; start += per) {
+        size_t bytes = (n - start < per ? n - start : per) * c->elem_size;
+        memcpy(sr_chunked_at(c, start), src, bytes);
+        src += bytes;
+    }
+}
+
+/* Appends elements [0, n) of c to b. */
+static void mf_put_chunked(struct ck_buf *b, const struct sr_chunked *c, size_t n)
+{
+    if (n == 0)
+        return;
+    unsigned char *dst = ck_put_space(b, n * c->elem_size);
+    if (dst)
+        mf_chunked_out(dst, c, n);
+}
+
+int mf_save(const struct mf *m, struct ck_writer *w)
+{
+    const struct mf_state *st = &m->st;
+    const uint32_t kp = m->set.kp;
+    struct ck_buf *b;
+
+    if (!(b = ck_section(w, CK_SEC_MF_STATE, "mf_state")))
+        return SR_ENOMEM;
+    ck_put_u32(b, m->set.k);
+    ck_put_u32(b, kp);
+    ck_put_u32(b, MF_RING_SIZE);
+    ck_put_u32(b, st->n_users);
+    ck_put_u32(b, st->n_items);
+    ck_put_u32(b, st->n_sample_items);
+    ck_put_u64(b, st->updates);
+    for (int r = 0; r < 4; r++)
+        ck_put_u64(b, st->rng[r]);
+    ck_put_u64(b, st->ring_pushed);
+    uint64_t filled = st->ring_pushed < MF_RING_SIZE ? st->ring_pushed : MF_RING_SIZE;
+    ck_put(b, st->ring, (size_t)filled * sizeof *st->ring);
+    if (b->failed)
+        return SR_ENOMEM;
+
+    if (!(b = ck_section(w, CK_SEC_MF_USERS, "mf_users")))
+        return SR_ENOMEM;
+    ck_put_u32(b, st->n_users);
+    ck_put_u32(b, kp);
+    mf_put_chunked(b, &st->users, st->n_users);
+    if (b->failed)
+        return SR_ENOMEM;
+
+    if (!(b = ck_section(w, CK_SEC_MF_ITEMS, "mf_items")))
+        return SR_ENOMEM;
+    ck_put_u32(b, st->n_items);
+    ck_put_u32(b, kp);
+    mf_put_chunked(b, &st->items, st->n_items);
+    if (b->failed)
+        return SR_ENOMEM;
+
+    if (!(b = ck_section(w, CK_SEC_MF_OPT, "mf_opt")))
+        return SR_ENOMEM;
+    ck_put_u32(b, st->n_users);
+    ck_put_u32(b, st->n_items);
+    mf_put_chunked(b, &st->user_acc, st->n_users);
+    mf_put_chunked(b, &st->item_acc, st->n_items);
+    return b->failed ? SR_ENOMEM : 0;
+}
+
+/* A reader over section id, or SR_ECORRUPT naming it. */
+static int mf_find(const struct ck_file *f, uint32_t id, const char *name, struct ck_rd *r,
+                   char *errbuf, size_t errlen)
+{
+    if (ck_find(f, id, r) != 0)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT, "mf: the checkpoint has no %s section", name);
+    return 0;
+}
+
+/* Refuses a section whose reader failed or has bytes left; `what` says
+ * what its length should hold. */
+static int mf_check_end(const struct ck_rd *r, const char *name, const char *what, char *errbuf,
+                        size_t errlen)
+{
+    if (r->failed)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "mf: section %s is shorter than %s (truncated or wrong counts)", name,
+                         what);
+    if (!ck_rd_ok(r))
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "mf: section %s has %zu bytes left over after %s", name, ck_rd_left(r),
+                         what);
+    return 0;
+}
+
+/* Reads a row section (mf_users or mf_items): header n, kp, then n rows.
+ * *rows is borrowed from the file. */
+static int mf_read_rows(const struct ck_file *f, const struct mf *m, uint32_t id, const char *name,
+                        uint32_t n, const unsigned char **rows, char *errbuf, size_t errlen)
+{
+    struct ck_rd r;
+    int rc;
+    if ((rc = mf_find(f, id, name, &r, errbuf, errlen)) != 0)
+        return rc;
+    uint32_t got_n = ck_get_u32(&r), got_kp = ck_get_u32(&r);
+    if (r.failed)
+        return mf_check_end(&r, name, "its header", errbuf, errlen);
+    if (got_n != n || got_kp != m->set.kp)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "mf: section %s holds %u rows of %u floats, mf_state says %u of %u", name,
+                         got_n, got_kp, n, m->set.kp);
+    size_t row_bytes = (size_t)m->set.kp * sizeof(float);
+    *rows = n ? ck_take(&r, (size_t)n * row_bytes) : NULL;
+    char what[96];
+    snprintf(what, sizeof what, "%u rows of %u floats", n, m->set.kp);
+    if ((rc = mf_check_end(&r, name, what, errbuf, errlen)) != 0)
+        return rc;
+    /* Padding floats must be zero: dot products run over all kp. */
+    if (m->set.kp != m->set.k) {
+        static const float zero[MF_PAD];
+        size_t pad_bytes = (size_t)(m->set.kp - m->set.k) * sizeof(float);
+        for (uint32_t i = 0; i < n; i++)
+            if (memcmp(*rows + i * row_bytes + (size_t)m->set.k * sizeof(float), zero, pad_bytes) !=
+                0)
+                return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                                 "mf: section %s: row %u has non-zero padding", name, i);
+    }
+    return 0;
+}
+
+int mf_load(struct mf *m, const struct ck_file *f, char *errbuf, size_t errlen)
+{
+    struct mf_state *st = &m->st;
+    struct ck_rd r;
+    int rc;
+    if (st->n_users || st->n_items || st->updates || st->ring_pushed)
+        return sr_seterr(errbuf, errlen, SR_EINVAL, "mf: mf_load needs a fresh model");
+
+    /* mf_state: the shape guard first, then the counts the others must match. */
+    if ((rc = mf_find(f, CK_SEC_MF_STATE, "mf_state", &r, errbuf, errlen)) != 0)
+        return rc;
+    uint32_t k = ck_get_u32(&r), kp = ck_get_u32(&r), ring_size = ck_get_u32(&r);
+    if (r.failed)
+        return mf_check_end(&r, "mf_state", "its header", errbuf, errlen);
+    if (k != m->set.k || kp != m->set.kp)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG,
+                         "mf: section mf_state was saved with learner.k=%u (rows of %u floats), "
+                         "this model has learner.k=%u (rows of %u)",
+                         k, kp, m->set.k, m->set.kp);
+    if (ring_size != MF_RING_SIZE)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG,
+                         "mf: section mf_state has a negative ring of %u slots, this build %u",
+                         ring_size, MF_RING_SIZE);
+    uint32_t n_users = ck_get_u32(&r), n_items = ck_get_u32(&r);
+    uint32_t n_sample_items = ck_get_u32(&r);
+    uint64_t updates = ck_get_u64(&r), rng[4];
+    for (int i = 0; i < 4; i++)
+        rng[i] = ck_get_u64(&r);
+    uint64_t ring_pushed = ck_get_u64(&r);
+    uint64_t filled = ring_pushed < MF_RING_SIZE ? ring_pushed : MF_RING_SIZE;
+    const unsigned char *ring = ck_take(&r, (size_t)filled * sizeof(uint32_t));
+    char what[96];
+    snprintf(what, sizeof what, "its counters and %llu ring slots", (unsigned long long)filled);
+    if ((rc = mf_check_end(&r, "mf_state", what, errbuf, errlen)) != 0)
+        return rc;
+    /* Values that would send the sampler outside the rows. */
+    if (n_sample_items > n_items)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "mf: section mf_state: %u sampled items but only %u item rows",
+                         n_sample_items, n_items);
+    if ((rng[0] | rng[1] | rng[2] | rng[3]) == 0)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT, "mf: section mf_state: RNG state is zero");
+    for (uint64_t i = 0; i < filled; i++) {
+        uint32_t item;
+        memcpy(&item, ring + i * sizeof item, sizeof item);
+        if (item >= n_sample_items)
+            return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                             "mf: section mf_state: ring slot %llu holds item %u, beyond the %u "
+                             "learned items",
+                             (unsigned long long)i, item, n_sample_items);
+    }
+
+    const unsigned char *urows, *irows;
+    if ((rc = mf_read_rows(f, m, CK_SEC_MF_USERS, "mf_users", n_users, &urows, errbuf, errlen)) ||
+        (rc = mf_read_rows(f, m, CK_SEC_MF_ITEMS, "mf_items", n_items, &irows, errbuf, errlen)))
+        return rc;
+
+    if ((rc = mf_find(f, CK_SEC_MF_OPT, "mf_opt", &r, errbuf, errlen)) != 0)
+        return rc;
+    uint32_t opt_users = ck_get_u32(&r), opt_items = ck_get_u32(&r);
+    if (r.failed)
+        return mf_check_end(&r, "mf_opt", "its header", errbuf, errlen);
+    if (opt_users != n_users || opt_items != n_items)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT,
+                         "mf: section mf_opt holds %u users and %u items, mf_state says %u and %u",
+                         opt_users, opt_items, n_users, n_items);
+    const unsigned char *uacc = ck_take(&r, (size_t)n_users * st->user_acc.elem_size);
+    const unsigned char *iacc = ck_take(&r, (size_t)n_items * st->item_acc.elem_size);
+    snprintf(what, sizeof what, "%u user and %u item accumulators", n_users, n_items);
+    if ((rc = mf_check_end(&r, "mf_opt", what, errbuf, errlen)) != 0)
+        return rc;
+
+    /* Everything checked: allocate, then copy (nothing can fail after). */
+    if ((rc = sr_chunked_reserve(&st->users, n_users)) ||
+        (rc = sr_chunked_reserve(&st->user_acc, n_users)) ||
+        (rc = sr_chunked_reserve(&st->items, n_items)) ||
+        (rc = sr_chunked_reserve(&st->item_acc, n_items)))
+        return sr_seterr(errbuf, errlen, rc, "mf: no room for %u users and %u items: %s", n_users,
+                         n_items, sr_strerror(rc));
+    mf_chunked_in(&st->users, urows, n_users);
+    mf_chunked_in(&st->items, irows, n_items);
+    mf_chunked_in(&st->user_acc, uacc, n_users);
+    mf_chunked_in(&st->item_acc, iacc, n_items);
+    memset(st->ring, 0, MF_RING_SIZE * sizeof *st->ring);
+    if (filled)
+        memcpy(st->ring, ring, (size_t)filled * sizeof *st->ring);
+    st->n_users = n_users;
+    st->n_items = n_items;
+    st->n_sample_items = n_sample_items;
+    st->updates = updates;
+    memcpy(st->rng, rng, sizeof st->rng);
+    st->ring_pushed = ring_pushed;
+    return 0;
 }

@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 struct mf;
+struct ck_writer;
+struct ck_file;
 
 /** Returns a new model, or NULL with errbuf filled. */
 struct mf *mf_new(const struct sr_learner_cfg *cfg, char *errbuf, size_t errlen);
@@ -63,5 +65,33 @@ size_t mf_bytes_per_user(const struct mf *m);
 size_t mf_bytes_per_item(const struct mf *m);
 /** Bytes held by all rows (allocated chunks) and the negative ring. */
 size_t mf_bytes(const struct mf *m);
+
+/* ---- checkpoints (core/ckpt.h) -------------------------------------------
+ * Sections, all counts u32 and floats raw IEEE bits (rows are kp floats,
+ * padding included):
+ *   mf_state  k, kp, ring size, n_users, n_items, n_sample_items, updates
+ *             (u64), RNG (4 x u64), ring_pushed (u64), then the filled ring
+ *             slots (min(ring_pushed, ring size) x u32, slot order)
+ *   mf_users  n_users, kp, then n_users rows
+ *   mf_items  n_items, kp, then n_items rows
+ *   mf_opt    n_users, n_items, user AdaGrad accumulators [n_users] f32,
+ *             then [n_items] x (AdaGrad accumulator f32, item bias f32)
+ * Settings other than k are not stored: the app's config section guards
+ * them. */
+
+/** Adds the four mf_* sections to w: a copy of the learned state (rows are
+ * copied a chunk at a time). Returns 0, or SR_ENOMEM (a section could not
+ * be added or grown; w may then hold part of them). */
+int mf_save(const struct mf *m, struct ck_writer *w);
+/** Restores the learned state saved by mf_save() into m, which must be
+ * fresh from mf_new() with the learner settings of the saving run: learning
+ * on from here gives, bit for bit, the model of a run that never stopped.
+ * Returns 0; SR_ECONFIG when k (or the row or ring layout) differs from
+ * m's; SR_ECORRUPT when a section is missing, a length does not match its
+ * counts, bytes are left over or a value is impossible; SR_ENOMEM; SR_EINVAL
+ * when m is not fresh. errbuf names the section and the problem. On failure
+ * m holds no loaded rows and is still safe to free (or to learn from as a
+ * fresh model). */
+int mf_load(struct mf *m, const struct ck_file *f, char *errbuf, size_t errlen);
 
 #endif
