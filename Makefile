@@ -39,7 +39,7 @@ PROBE_BIN := $(BUILD)/bench/probe
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-unit test-e2e test-asan bench bench-e2e demo demo-replay format format-check clean
+.PHONY: all deps test test-unit test-e2e test-crash test-asan bench bench-e2e demo demo-replay format format-check clean
 
 all: $(BIN)
 
@@ -98,6 +98,13 @@ test-e2e: $(BIN)
 	@for t in tests/e2e/*.sh; do \
 	    echo "== $$t"; SR_BIN=$(CURDIR)/$(BIN) SR_DATA=$(CURDIR)/../shared/data sh $$t || exit 1; \
 	done
+
+# The long crash test: 20 kill -9 with one partition (counts exact, model
+# bit-identical to an uninterrupted run), then 20 with four (counts exact).
+# tests/e2e/crash.sh's short variant (5 kills) is part of test-e2e.
+test-crash: $(BIN)
+	SR_BIN=$(CURDIR)/$(BIN) CRASH_KILLS=20 sh tests/e2e/crash.sh
+	SR_BIN=$(CURDIR)/$(BIN) CRASH_KILLS=20 CRASH_PARTITIONS=4 sh tests/e2e/crash.sh
 
 # ASan + UBSan build of the library and the unit tests, in its own tree.
 test-asan: $(DEPS_STAMP)

@@ -32,6 +32,11 @@ static void replay_usage(FILE *f)
         "                   daemon's serving code) as one JSON object on stdout:\n"
         "                   {\"user\": {\"items\": [...], \"scores\": [...], \"fallback\": b}},\n"
         "                   null for an unknown user; replaces the table\n"
+        "  --checkpoint-every N\n"
+        "                   a checkpoint of the whole state in state.dir every N input\n"
+        "                   records and at the end (the record number is its offset)\n"
+        "  --resume         start from the newest valid checkpoint in state.dir,\n"
+        "                   skipping the records it covers\n"
         "  -c FILE          configuration file (INI)\n"
         "  -o S.K=V         override one configuration key (repeatable)\n"
         "  -q, --quiet      no table on stdout, no progress on stderr\n"
@@ -52,7 +57,9 @@ int cmd_replay(int argc, char **argv)
         OPT_SEED,
         OPT_NO_EVAL,
         OPT_LIMIT,
-        OPT_DUMP_RECS
+        OPT_DUMP_RECS,
+        OPT_CKPT_EVERY,
+        OPT_RESUME
     };
     static const struct option opts[] = {
         {"preset", required_argument, NULL, OPT_PRESET},
@@ -66,6 +73,8 @@ int cmd_replay(int argc, char **argv)
         {"no-eval", no_argument, NULL, OPT_NO_EVAL},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"dump-recs", required_argument, NULL, OPT_DUMP_RECS},
+        {"checkpoint-every", required_argument, NULL, OPT_CKPT_EVERY},
+        {"resume", no_argument, NULL, OPT_RESUME},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
@@ -74,8 +83,8 @@ int cmd_replay(int argc, char **argv)
      * "defaults, preset, files and overrides in command-line order" holds. */
     struct app_steps steps;
     const char *report_path = NULL, *dump = NULL;
-    uint64_t limit = 0;
-    int quiet = 0, c, ret = 2;
+    uint64_t limit = 0, every = 0;
+    int quiet = 0, resume = 0, c, ret = 2;
     if (app_steps_init(&steps, argc) != 0) {
         fprintf(stderr, "streamrec replay: out of memory\n");
         return 1;
@@ -127,6 +136,19 @@ int cmd_replay(int argc, char **argv)
             }
             continue;
         }
+        case OPT_CKPT_EVERY: {
+            char *end;
+            every = strtoull(optarg, &end, 10);
+            if (*end || end == optarg || every == 0) {
+                fprintf(stderr, "streamrec replay: --checkpoint-every: not a count > 0: '%s'\n",
+                        optarg);
+                goto out;
+            }
+            continue;
+        }
+        case OPT_RESUME:
+            resume = 1;
+            continue;
         case 'q':
             quiet = 1;
             continue;
@@ -157,6 +179,8 @@ int cmd_replay(int argc, char **argv)
         .progress = !quiet && isatty(STDERR_FILENO),
         .limit = limit,
         .dump_recs = dump,
+        .checkpoint_every = every,
+        .resume = resume,
     };
     json_t *report = replay_run(&cfg, &ro, err, sizeof err);
     if (!report) {

@@ -14,6 +14,7 @@ int cmd_recs(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
 
 /** Shared option handling: applies `-c FILE` and `-o section.key=value`
  * (given in order) on top of the defaults, then validates. Prints one error

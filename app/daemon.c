@@ -4,6 +4,7 @@
  * daemon_stop() and daemon_stats(). */
 #include "app/daemon.h"
 #include "app/serving.h"
+#include "app/state.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -13,6 +14,7 @@
 #include "learner/mf.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +30,8 @@
 #define DRAIN_S            3.0  /* shutdown: longest time spent publishing dirty users */
 #define FLUSH_MS           3000 /* shutdown: publisher and DLQ flush timeouts */
 #define MAX_WINDOWS        8
+#define CKPT_RETRY_S       1.0     /* a failed checkpoint is tried again this soon */
+#define CKPT_MAX_BEHIND    1000000 /* see uncheckpointed_max() */
 #define MODEL_FIELDS       12
 /* Share of publish.interval_ms a round may spend scoring dirty users (in
  * publish.batch chunks, oldest first): the rest is left to the learner
@@ -94,6 +98,19 @@ struct daemon {
     double *dirty_since; /* [cap_since] monotonic seconds; 0 = nothing pending */
     uint32_t cap_since;
     struct metrics_hist fresh; /* samples since the last fill_snapshot */
+
+    /* checkpoints (state.dir): NULL writer = none */
+    struct state_writer *sw;
+    uint64_t messages_base; /* messages applied before this process (checkpoint) */
+    uint64_t applied_here;  /* messages through apply_message in this process */
+    uint64_t ckpt_messages; /* messages (total) at the last capture */
+    double next_ckpt;       /* monotonic time of the next one by time */
+    uint64_t ckpt_ok, ckpt_failed, ckpt_bytes;
+    uint64_t ckpt_durable_messages; /* messages (total) in the newest durable one */
+    double ckpt_capture_ms, ckpt_write_ms;
+    int64_t ckpt_durable_ms; /* wall clock of the newest durable one, 0 none */
+    bool ckpt_failing;       /* the last capture or write failed */
+    bool paused;             /* consumption paused: too far past the last durable one */
 
     /* shared with other threads */
     atomic_int stop;
@@ -202,6 +219,232 @@ static int parse_window_names(struct daemon *d)
     return d->n_win == feat_pop_n_windows(d->feat) ? 0 : SR_ECONFIG;
 }
 
+/* ---- checkpoints ------------------------------------------------------- */
+
+static int learn_pending(struct daemon *d);
+
+static struct state_parts parts_of(struct daemon *d)
+{
+    return (struct state_parts){.feat = d->feat, .mf = d->mf, .srv = d->srv, .eval = d->eval};
+}
+
+/* The counters a checkpoint carries, as a JSON object (malloc'd text). */
+static char *meta_json(struct daemon *d, uint64_t messages)
+{
+    json_t *o = json_object(), *dlq = json_object();
+    struct feat_stats fs;
+    feat_stats(d->feat, &fs);
+    json_object_set_new(o, "source", json_string("kafka"));
+    json_object_set_new(o, "model_version", json_string(d->version));
+    json_object_set_new(o, "events_applied", json_integer((json_int_t)fs.admitted));
+    json_object_set_new(o, "messages", json_integer((json_int_t)messages));
+    json_object_set_new(o, "events_decoded", json_integer((json_int_t)d->decoded));
+    json_object_set_new(o, "dead_letters", json_integer((json_int_t)d->dlq_total));
+    for (int r = 1; r < DAEMON_DLQ_COUNT; r++)
+        if (d->dlq[r])
+            json_object_set_new(dlq, daemon_dlq_name(r), json_integer((json_int_t)d->dlq[r]));
+    json_object_set_new(o, "dlq", dlq);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return text;
+}
+
+static uint64_t meta_u64(json_t *o, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(o, key));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Loads the newest valid checkpoint of state.dir, if any, and puts the
+ * source in exact mode at its offsets. */
+static int restore(struct daemon *d, char *errbuf, size_t errlen)
+{
+    if (!(d->sw = state_writer_new(&d->cfg.state, errbuf, errlen)))
+        return SR_EIO;
+    d->next_ckpt = sr_mono_s() + (double)d->cfg.state.checkpoint_interval_s;
+    char path[STATE_PATH_MAX];
+    struct ck_file *f = state_open_newest(d->cfg.state.dir, path, sizeof path);
+    if (!f) {
+        SR_INFO(SR_MOD_APP, "no checkpoint in %s: a fresh model, partitions from auto.offset.reset",
+                d->cfg.state.dir);
+        return ks_exact(d->ks, NULL, 0);
+    }
+    struct state_parts p = parts_of(d);
+    struct ks_offset *offs = NULL;
+    size_t n_offs = 0, meta_len = 0;
+    int rc = state_load(f, &d->cfg, &p, errbuf, errlen);
+    if (rc == 0 && (rc = state_offsets(f, &offs, &n_offs)) != 0)
+        sr_seterr(errbuf, errlen, rc, "%s: offsets section: %s", path, sr_strerror(rc));
+    const char *meta = rc == 0 ? state_meta(f, &meta_len) : NULL;
+    json_t *m = meta ? json_loadb(meta, meta_len, 0, NULL) : NULL;
+    if (m) {
+        d->messages_base = meta_u64(m, "messages");
+        d->decoded = meta_u64(m, "events_decoded");
+        d->dlq_total = meta_u64(m, "dead_letters");
+        json_t *dlq = json_object_get(m, "dlq");
+        for (int r = 1; r < DAEMON_DLQ_COUNT; r++)
+            d->dlq[r] = meta_u64(dlq, daemon_dlq_name(r));
+        json_decref(m);
+    }
+    if (rc == 0) {
+        struct feat_stats fs;
+        feat_stats(d->feat, &fs);
+        SR_INFO(SR_MOD_APP, "restored %s: %" PRIu64 " events applied, %zu partition offsets", path,
+                fs.admitted, n_offs);
+        d->ckpt_messages = d->ckpt_durable_messages = d->messages_base;
+        d->ckpt_durable_ms = ck_created_ms(f);
+        rc = ks_exact(d->ks, offs, n_offs);
+    } else if (rc == SR_ECONFIG) {
+        /* errbuf names the setting; the operator must choose. */
+        char why[512];
+        snprintf(why, sizeof why, "%s", errbuf);
+        sr_seterr(errbuf, errlen, rc,
+                  "%s: %s (restore the setting, or point state.dir elsewhere to start afresh)",
+                  path, why);
+    }
+    free(offs);
+    ck_close(f);
+    return rc;
+}
+
+/* Takes in finished checkpoint writes: commits follow durable ones. */
+static void checkpoint_results(struct daemon *d)
+{
+    struct state_result res;
+    if (!d->sw || !state_writer_take(d->sw, &res))
+        return;
+    if (res.ok) {
+        d->ckpt_ok++;
+        d->ckpt_write_ms = res.write_s * 1000.0;
+        d->ckpt_bytes = res.bytes;
+        d->ckpt_durable_messages = res.messages;
+        d->ckpt_durable_ms = sr_now_ms();
+        if (ks_set_commit_offsets(d->ks, res.offs, res.n_offs) != 0)
+            SR_WARN(SR_MOD_APP, "checkpoint %s: offsets not committed (out of memory)", res.path);
+        SR_DEBUG(SR_MOD_APP, "checkpoint %s: %zu bytes in %.1f ms", res.path, res.bytes,
+                 res.write_s * 1000.0);
+        d->ckpt_failing = false;
+    } else {
+        d->ckpt_failed++;
+        d->ckpt_failing = true;
+        d->next_ckpt = sr_mono_s() + CKPT_RETRY_S;
+        SR_ERROR(SR_MOD_APP, "checkpoint not written: %s", res.error);
+    }
+    free(res.offs);
+}
+
+/* Captures the state (the copy, on this thread) and hands it to the writer.
+ * SR_EAGAIN: not now (a write in progress or dead letters in flight). */
+static int checkpoint(struct daemon *d)
+{
+    checkpoint_results(d);
+    if (state_writer_busy(d->sw))
+        return SR_EAGAIN;
+    int rc = learn_pending(d);
+    if (rc)
+        return rc;
+    if (ks_flush_dlq(d->ks, FLUSH_MS) != 0) {
+        SR_WARN(SR_MOD_APP, "dead letters still in flight: checkpoint postponed");
+        return SR_EAGAIN;
+    }
+    double t0 = sr_mono_s();
+    uint64_t messages = d->messages_base + d->applied_here;
+    size_t n_offs = ks_offsets(d->ks, NULL, 0);
+    struct ks_offset *offs = calloc(n_offs ? n_offs : 1, sizeof *offs);
+    char *meta = meta_json(d, messages);
+    struct state_parts p = parts_of(d);
+    char err[256];
+    struct ck_writer *ck = NULL;
+    rc = SR_ENOMEM;
+    if (offs && meta) {
+        ks_offsets(d->ks, offs, n_offs);
+        ck = state_capture(&d->cfg, &p, meta, offs, n_offs, err, sizeof err);
+    }
+    if (ck && (rc = state_writer_submit(d->sw, ck, d->version, offs, n_offs, messages)) != 0)
+        ck_writer_free(ck);
+    d->next_ckpt = sr_mono_s() + (double)d->cfg.state.checkpoint_interval_s;
+    if (rc == 0) {
+        d->ckpt_messages = messages;
+        d->ckpt_capture_ms = (sr_mono_s() - t0) * 1000.0;
+    } else {
+        d->ckpt_failed++;
+        d->ckpt_failing = true;
+        d->next_ckpt = sr_mono_s() + CKPT_RETRY_S;
+        SR_ERROR(SR_MOD_APP, "checkpoint not taken: %s", sr_strerror(rc));
+    }
+    free(offs);
+    free(meta);
+    return rc == SR_ENOMEM ? 0 : rc; /* out of memory for a copy: the pipeline goes on */
+}
+
+/* A checkpoint when one is due by count or time. */
+static int maybe_checkpoint(struct daemon *d, double now, uint64_t messages)
+{
+    const struct sr_state_cfg *c = &d->cfg.state;
+    bool by_count =
+        c->checkpoint_events > 0 && messages - d->ckpt_messages >= (uint64_t)c->checkpoint_events;
+    bool by_time = c->checkpoint_interval_s > 0 && now >= d->next_ckpt;
+    if (!by_count && !by_time)
+        return 0;
+    int rc = checkpoint(d);
+    return rc == SR_EAGAIN ? 0 : rc;
+}
+
+/* While checkpoints fail, consumption goes on only until this many
+ * messages are past the newest durable one (what a crash would re-read),
+ * then pauses until a checkpoint succeeds again. */
+static uint64_t uncheckpointed_max(const struct daemon *d)
+{
+    return d->cfg.state.checkpoint_events > 0 ? (uint64_t)d->cfg.state.checkpoint_events
+                                              : CKPT_MAX_BEHIND;
+}
+
+/* Top of the loop: retries a failed checkpoint, pauses or resumes. */
+static int checkpoint_guard(struct daemon *d, double now)
+{
+    checkpoint_results(d);
+    if (!d->ckpt_failing && !d->paused)
+        return 0;
+    if (d->ckpt_failing && now >= d->next_ckpt) {
+        int rc = checkpoint(d);
+        if (rc != 0 && rc != SR_EAGAIN)
+            return rc;
+    }
+    uint64_t behind = d->messages_base + d->applied_here - d->ckpt_durable_messages;
+    bool pause = d->ckpt_failing && behind >= uncheckpointed_max(d);
+    if (pause != d->paused && ks_pause(d->ks, pause) == 0) {
+        d->paused = pause;
+        if (pause)
+            SR_ERROR(SR_MOD_APP,
+                     "%" PRIu64 " messages past the last checkpoint and state.dir %s not "
+                     "writable: consuming paused until a checkpoint succeeds",
+                     behind, d->cfg.state.dir);
+    }
+    return 0;
+}
+
+/* Shutdown: one last checkpoint, written before the final commit. */
+static int final_checkpoint(struct daemon *d)
+{
+    if (!d->sw)
+        return 0;
+    int rc = SR_EAGAIN;
+    double end = sr_mono_s() + 30.0;
+    while (rc == SR_EAGAIN && sr_mono_s() < end) {
+        state_writer_wait(d->sw, 1.0);
+        rc = checkpoint(d);
+    }
+    if (rc != 0) {
+        SR_ERROR(SR_MOD_APP, "no checkpoint at shutdown: %s", sr_strerror(rc));
+        return rc;
+    }
+    if (!state_writer_wait(d->sw, 60.0))
+        SR_ERROR(SR_MOD_APP, "checkpoint still being written after 60 s");
+    uint64_t failed = d->ckpt_failed;
+    checkpoint_results(d);
+    return d->ckpt_failed > failed ? SR_EIO : 0;
+}
+
 struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errlen)
 {
     struct daemon *d = calloc(1, sizeof *d);
@@ -257,6 +500,8 @@ struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errl
         goto err;
     if (!(d->ks = ks_new(&cfg->source, cfg->kafka, cfg->n_kafka, errbuf, errlen)))
         goto err;
+    if (cfg->state.dir[0] && restore(d, errbuf, errlen) != 0)
+        goto err;
     d->snap.started_ms = d->started_ms;
     snprintf(d->snap.version, sizeof d->snap.version, "%s", d->version);
     return d;
@@ -270,6 +515,7 @@ void daemon_free(struct daemon *d)
 {
     if (!d)
         return;
+    state_writer_free(d->sw);
     ks_free(d->ks);
     pub_free(d->pub);
     eval_free(d->eval);
@@ -569,6 +815,16 @@ static void fill_snapshot(struct daemon *d, bool running, size_t n_cat)
     s.items = feat_n_items(d->feat);
     s.catalogue = (uint32_t)n_cat;
     s.model_bytes = mf_bytes(d->mf);
+    checkpoint_results(d);
+    s.checkpointing = d->sw != NULL;
+    s.consumption_paused = d->paused;
+    s.checkpoints = d->ckpt_ok;
+    s.checkpoint_errors = d->ckpt_failed;
+    s.checkpoint_capture_ms = d->ckpt_capture_ms;
+    s.checkpoint_write_ms = d->ckpt_write_ms;
+    s.checkpoint_bytes = d->ckpt_bytes;
+    s.checkpoint_age_ms = d->ckpt_durable_ms ? sr_now_ms() - d->ckpt_durable_ms : -1;
+    s.messages_since_checkpoint = d->messages_base + d->applied_here - d->ckpt_durable_messages;
     snprintf(s.version, sizeof s.version, "%s", d->version);
     pthread_mutex_lock(&d->lock);
     d->snap = s;
@@ -691,6 +947,8 @@ int daemon_run(struct daemon *d)
 
     while (!atomic_load(&d->stop)) {
         double now = sr_mono_s();
+        if (d->sw && (d->ckpt_failing || d->paused) && (rc = checkpoint_guard(d, now)) != 0)
+            break;
         if (now >= d->next_round) {
             if ((rc = round_publish(d, false)) != 0)
                 break;
@@ -712,6 +970,8 @@ int daemon_run(struct daemon *d)
                      m.partition, m.offset, sr_strerror(rc));
             break;
         }
+        if (d->sw && (rc = maybe_checkpoint(d, now, d->messages_base + ++d->applied_here)) != 0)
+            break;
         ks_commit(d->ks, false, 1000);
     }
 
@@ -723,6 +983,9 @@ int daemon_run(struct daemon *d)
     do {
         frc = round_publish(d, true);
     } while (!frc && dirty_users(d) > 0 && sr_mono_s() < deadline);
+    if (!rc)
+        rc = frc;
+    frc = final_checkpoint(d);
     if (!rc)
         rc = frc;
     if (pub_flush(d->pub, FLUSH_MS) != 0)

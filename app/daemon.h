@@ -102,7 +102,17 @@ struct daemon_stats {
 
     uint32_t users, items, catalogue;
     uint64_t model_bytes;
-    char version[PUB_VERSION_MAX + 1]; /* "<start unix s>-<events applied>" */
+
+    /* Checkpoints (state.dir; all 0 without one). */
+    bool checkpointing;      /* state.dir is set */
+    bool consumption_paused; /* checkpoints failing and too far behind: not consuming */
+    uint64_t checkpoints, checkpoint_errors;
+    double checkpoint_capture_ms; /* learner pause of the last one (the copy) */
+    double checkpoint_write_ms;   /* its write + fsync + rename, on the writer thread */
+    uint64_t checkpoint_bytes;
+    int64_t checkpoint_age_ms;          /* since the newest durable one; -1 none */
+    uint64_t messages_since_checkpoint; /* consumed, not in a durable checkpoint yet */
+    char version[PUB_VERSION_MAX + 1];  /* "<start unix s>-<events applied>" */
 };
 
 struct daemon;

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"recs", cmd_recs, "read a user's recommendations from Redis"},
     {"broker", cmd_broker, "a development Kafka broker on localhost (librdkafka's mock cluster)"},
     {"produce", cmd_produce, "encode a dataset file as events and produce it to Kafka"},
+    {"checkpoint", cmd_checkpoint, "inspect a checkpoint of state.dir (inspect PATH)"},
     {"config", cmd_config, "print every configuration key (--dump) or check a file (--check)"},
 };
 
@@ -25,7 +26,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: streamrec COMMAND [options]   (streamrec COMMAND --help for more)\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)

@@ -175,6 +175,22 @@ json_t *metrics_json(const struct metrics_input *in)
     }
     rc = rc ? (json_decref(o), rc) : put(rec, "model", o);
 
+    o = in->checkpoints_on ? json_object() : json_null();
+    if (rc == 0 && o && in->checkpoints_on) {
+        rc = put(o, "written", jint(in->checkpoints));
+        rc = rc ? rc : put(o, "errors", jint(in->checkpoint_errors));
+        rc =
+            rc ? rc
+               : put(o, "age_ms",
+                     in->checkpoint_age_ms < 0 ? json_null() : json_integer(in->checkpoint_age_ms));
+        rc = rc ? rc : put(o, "capture_ms", jreal(in->checkpoint_capture_ms));
+        rc = rc ? rc : put(o, "write_ms", jreal(in->checkpoint_write_ms));
+        rc = rc ? rc : put(o, "bytes", jint(in->checkpoint_bytes));
+        rc = rc ? rc : put(o, "messages_since", jint(in->messages_uncheckpointed));
+        rc = rc ? rc : put(o, "paused", json_boolean(in->consumption_paused));
+    }
+    rc = rc ? (json_decref(o), rc) : put(rec, "checkpoint", o);
+
     if (rc != 0) {
         json_decref(rec);
         return NULL;

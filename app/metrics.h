@@ -14,6 +14,7 @@
 #define SR_METRICS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +86,16 @@ struct metrics_input {
     uint64_t items;            /* items known to the model */
     uint64_t model_bytes;      /* bytes of model state (factors, optimizer state, biases) */
     const char *model_version; /* borrowed; the version stamped on published lists; NULL = "" */
+
+    bool checkpoints_on;              /* state.dir set; else "checkpoint" is null */
+    uint64_t checkpoints;             /* durable checkpoints written since the start */
+    uint64_t checkpoint_errors;       /* captures or writes that failed */
+    int64_t checkpoint_age_ms;        /* since the newest durable one; < 0 = none (null) */
+    double checkpoint_capture_ms;     /* learner pause of the last one */
+    double checkpoint_write_ms;       /* its write + fsync + rename */
+    uint64_t checkpoint_bytes;        /* its size */
+    uint64_t messages_uncheckpointed; /* consumed, not yet in a durable checkpoint */
+    bool consumption_paused;          /* checkpoints failing: consuming paused */
 };
 
 /** Builds the record. Returns a new reference (free with json_decref), or

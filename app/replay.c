@@ -1,6 +1,7 @@
 /* app/replay.c - `streamrec replay`: the pipeline over dataset files. */
 #include "app/replay.h"
 #include "app/serving.h"
+#include "app/state.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -36,6 +37,83 @@ static int learn_pending(struct run *r)
 {
     int rc = mf_update_batch(r->mf, r->pending, r->n_pending);
     r->n_pending = 0;
+    return rc;
+}
+
+/* Creates state.dir when missing; *seq = the sequence number after its
+ * newest checkpoint. */
+static int replay_state_dir(const struct sr_config *cfg, uint64_t *seq, char *errbuf, size_t errlen)
+{
+    struct state_writer *w = state_writer_new(&cfg->state, errbuf, errlen);
+    if (!w)
+        return SR_EIO;
+    state_writer_free(w);
+    char **names;
+    size_t n;
+    if (ck_list(cfg->state.dir, &names, &n) == 0) {
+        if (n > 0)
+            *seq = (uint64_t)ck_name_seq(names[0]) + 1;
+        ck_names_free(names, n);
+    }
+    return 0;
+}
+
+/* One checkpoint of the run after `records` input records, written now
+ * (replay is offline: no writer thread). */
+static int replay_checkpoint(struct run *r, const struct sr_config *cfg, uint64_t records,
+                             uint64_t *seq, char *errbuf, size_t errlen)
+{
+    int rc = learn_pending(r);
+    if (rc)
+        return rc;
+    struct feat_stats fs;
+    feat_stats(r->feat, &fs);
+    char version[CK_VERSION_MAX + 1], meta[256], name[128];
+    snprintf(version, sizeof version, "replay-%llu", (unsigned long long)fs.admitted);
+    snprintf(meta, sizeof meta,
+             "{\"source\":\"file\",\"records\":%llu,\"events_applied\":%llu,"
+             "\"model_version\":\"%s\"}",
+             (unsigned long long)records, (unsigned long long)fs.admitted, version);
+    struct state_parts p = {.feat = r->feat, .mf = r->mf, .srv = r->srv, .eval = r->eval};
+    struct ck_writer *w = state_capture(cfg, &p, meta, NULL, 0, errbuf, errlen);
+    if (!w)
+        return SR_ENOMEM;
+    int64_t now = sr_now_ms();
+    ck_name(name, sizeof name, (*seq)++, now);
+    rc = ck_write_file(w, cfg->state.dir, name, version, now, errbuf, errlen);
+    ck_writer_free(w);
+    if (rc == 0 && ck_prune(cfg->state.dir, (size_t)cfg->state.keep) < 0)
+        SR_WARN(SR_MOD_APP, "checkpoints in %s not pruned", cfg->state.dir);
+    return rc;
+}
+
+/* --resume: loads the newest valid checkpoint into r; *records gets the
+ * records it covers (0 and a note when there is none). */
+static int replay_resume(struct run *r, const struct sr_config *cfg, uint64_t *records,
+                         char *errbuf, size_t errlen)
+{
+    char path[STATE_PATH_MAX];
+    struct ck_file *f = state_open_newest(cfg->state.dir, path, sizeof path);
+    *records = 0;
+    if (!f) {
+        SR_INFO(SR_MOD_APP, "no checkpoint in %s: replaying from the start", cfg->state.dir);
+        return 0;
+    }
+    struct state_parts p = {.feat = r->feat, .mf = r->mf, .srv = r->srv, .eval = r->eval};
+    int rc = state_load(f, cfg, &p, errbuf, errlen);
+    size_t len = 0;
+    const char *meta = rc == 0 ? state_meta(f, &len) : NULL;
+    json_t *m = meta ? json_loadb(meta, len, 0, NULL) : NULL;
+    json_t *rec = json_object_get(m, "records");
+    if (rc == 0 && !json_is_integer(rec))
+        rc = sr_seterr(errbuf, errlen, SR_ECORRUPT, "%s: not a replay checkpoint (no records)",
+                       path);
+    else if (rc == 0)
+        *records = (uint64_t)json_integer_value(rec);
+    if (rc == 0)
+        SR_INFO(SR_MOD_APP, "resuming from %s at record %llu", path, (unsigned long long)*records);
+    json_decref(m);
+    ck_close(f);
     return rc;
 }
 
@@ -233,7 +311,14 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                   cfg->eval.pop_window, cfg->features.pop_windows);
         goto err;
     }
-    if (o->dump_recs &&
+    bool ckpt = o->checkpoint_every > 0 || o->resume;
+    if (ckpt && !cfg->state.dir[0]) {
+        sr_seterr(errbuf, errlen, SR_ECONFIG,
+                  "--checkpoint-every and --resume need a directory: state.dir");
+        goto err;
+    }
+    /* Checkpoints carry the serving history, so a daemon can start from one. */
+    if ((o->dump_recs || ckpt) &&
         !(r.srv = srv_new(cfg, r.mf, (size_t)feat_pop_find(r.feat, pop_ms), errbuf, errlen)))
         goto err;
     if (cfg->eval.enabled &&
@@ -241,6 +326,11 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                             errbuf, errlen)))
         goto err;
 
+    uint64_t skip = 0, seq = 1;
+    if (ckpt && replay_state_dir(cfg, &seq, errbuf, errlen) != 0)
+        goto err;
+    if (o->resume && replay_resume(&r, cfg, &skip, errbuf, errlen) != 0)
+        goto err;
     double t0 = sr_mono_s();
     struct sr_raw_event raw;
     struct sr_event ev;
@@ -250,6 +340,11 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
         if (o->limit && records >= o->limit)
             break;
         records++;
+        if (records <= skip)
+            continue; /* in the checkpoint already */
+        if (o->checkpoint_every && records > skip + 1 && (records - 1) % o->checkpoint_every == 0 &&
+            (rc = replay_checkpoint(&r, cfg, records - 1, &seq, errbuf, errlen)) != 0)
+            goto err;
         if (o->progress && (records & 0xffff) == 0)
             progress(records, t0, false);
         rc = feat_admit(r.feat, &raw, &ev);
@@ -278,6 +373,9 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
         if (lrc)
             rc = lrc;
     }
+    if ((rc == SR_EEOF || rc == 0) && ckpt && records > skip &&
+        (rc = replay_checkpoint(&r, cfg, records, &seq, errbuf, errlen)) != 0)
+        goto err;
     if (rc != SR_EEOF && rc != 0) {
         const char *why = rc == SR_EIO ? src_error(r.src) : sr_strerror(rc);
         sr_seterr(errbuf, errlen, rc, "replay stopped after %llu events: %s",
@@ -318,6 +416,8 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
         seconds > 0 ? (double)events / seconds : 0.0, "config", replay_config_json(cfg));
     for (size_t i = 0; i < o->n_paths; i++)
         json_array_append_new(json_object_get(report, "files"), json_string(o->paths[i]));
+    if (o->resume)
+        json_object_set_new(report, "resumed_at_record", json_integer((json_int_t)skip));
     if (r.eval) {
         json_object_set_new(report, "exclude_seen", metrics_json(r.eval, EVAL_EXCLUDE_SEEN));
         json_object_set_new(report, "include_seen", metrics_json(r.eval, EVAL_INCLUDE_SEEN));

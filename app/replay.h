@@ -21,6 +21,12 @@ struct replay_opts {
     /* borrowed, NULL = none: comma-separated user ids whose served lists
      * (app/serving.h, the daemon's code) go into the report as "recs" */
     const char *dump_recs;
+    /* Checkpoints in cfg->state.dir (app/state.h), the record number as
+     * the offset: one every checkpoint_every records (0 = none) and one at
+     * the end; resume: start from the newest valid one, skipping the
+     * records it covers (none there: from the start). */
+    uint64_t checkpoint_every;
+    bool resume;
 };
 
 /** Runs the pipeline over the files. Returns a new report (see README,

@@ -87,6 +87,15 @@ static void report(struct reporter *r)
         .items = s.items,
         .model_bytes = s.model_bytes,
         .model_version = s.version,
+        .checkpoints_on = s.checkpointing,
+        .checkpoints = s.checkpoints,
+        .checkpoint_errors = s.checkpoint_errors,
+        .checkpoint_age_ms = s.checkpoint_age_ms,
+        .checkpoint_capture_ms = s.checkpoint_capture_ms,
+        .checkpoint_write_ms = s.checkpoint_write_ms,
+        .checkpoint_bytes = s.checkpoint_bytes,
+        .messages_uncheckpointed = s.messages_since_checkpoint,
+        .consumption_paused = s.consumption_paused,
     };
     if (r->fresh.n) {
         in.freshness_p50_ms = metrics_hist_quantile(&r->fresh, 0.50);

@@ -91,6 +91,25 @@ int srv_observe(struct srv *s, const struct sr_event *ev)
     return hist_add(s->hist, ev);
 }
 
+int srv_save(const struct srv *s, struct ck_writer *w)
+{
+    struct ck_buf *b = ck_section(w, CK_SEC_HISTORY, "history");
+    return b ? hist_save(s->hist, b) : SR_ENOMEM;
+}
+
+int srv_load(struct srv *s, const struct ck_file *f, char *errbuf, size_t errlen)
+{
+    struct ck_rd r;
+    if (ck_find(f, CK_SEC_HISTORY, &r) != 0)
+        return sr_seterr(errbuf, errlen, SR_ECORRUPT, "checkpoint has no history section");
+    int rc = hist_load(s->hist, &r);
+    if (rc == 0 && !ck_rd_ok(&r))
+        rc = SR_ECORRUPT;
+    if (rc)
+        sr_seterr(errbuf, errlen, rc, "checkpoint section history: %s", sr_strerror(rc));
+    return rc;
+}
+
 /* ---- ranking ---------------------------------------------------------- */
 
 int srv_catalogue(struct srv *s, const struct feat *f, const struct mf *mf, size_t *n_cat_out)

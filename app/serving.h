@@ -23,6 +23,7 @@
 #ifndef SR_SERVING_H
 #define SR_SERVING_H
 
+#include "core/ckpt.h"
 #include "core/config.h"
 #include "core/event.h"
 #include "features/feat.h"
@@ -51,6 +52,13 @@ void srv_free(struct srv *s);
 
 /** Records an admitted event in its user's history. 0 or SR_ENOMEM. */
 int srv_observe(struct srv *s, const struct sr_event *ev);
+
+/** The serving history into section CK_SEC_HISTORY of w (checkpoints).
+ * 0 or SR_ENOMEM. */
+int srv_save(const struct srv *s, struct ck_writer *w);
+/** Restores the history from f into s fresh from srv_new. 0, or
+ * SR_ECORRUPT / SR_ENOMEM with the reason in errbuf. */
+int srv_load(struct srv *s, const struct ck_file *f, char *errbuf, size_t errlen);
 
 /** True when the user touched the item (any event type). */
 bool srv_seen(const struct srv *s, uint32_t user, uint32_t item);

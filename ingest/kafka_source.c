@@ -44,6 +44,7 @@ struct ks {
     struct ks_stats st;
     /* exact mode (ks_exact) */
     bool exact;
+    bool paused;              /* ks_pause(true) */
     int64_t reset_offset;     /* where a partition without a position starts */
     struct ks_offset *commit; /* owned: [n_commit] offsets commits carry */
     size_t n_commit;
@@ -200,6 +201,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        if (k->paused)
+            rd_kafka_pause_partitions(rk, parts);
         return;
     }
     SR_INFO(SR_MOD_INGEST, "revoked %d partition(s)", parts->cnt);
@@ -404,6 +407,17 @@ int ks_poll(struct ks *k, int timeout_ms, struct ks_msg *out)
         SR_INFO(SR_MOD_INGEST, "%s [%" PRId32 "]: %" PRIu64 " redelivered messages skipped",
                 rd_kafka_topic_name(m->rkt), m->partition, pos->skipped);
         pos->skipped = 0;
+    }
+    if (k->exact && pos->next >= 0 && m->offset > pos->next) {
+        /* The model's position is gone from the broker (retention ran
+         * ahead of a stopped consumer): librdkafka reset to the earliest
+         * offset it has. Those messages were never applied. */
+        SR_ERROR(SR_MOD_INGEST,
+                 "%s [%" PRId32 "]: offsets %" PRId64 "..%" PRId64
+                 " are no longer on the broker: %" PRId64 " messages were never applied",
+                 rd_kafka_topic_name(m->rkt), m->partition, pos->next, m->offset - 1,
+                 m->offset - pos->next);
+        k->st.skipped_gone += (uint64_t)(m->offset - pos->next);
     }
     k->cur = m;
     k->cur_pos = pos;
@@ -612,6 +626,23 @@ int ks_set_commit_offsets(struct ks *k, const struct ks_offset *offs, size_t n)
     k->commit = c;
     k->n_commit = n;
     k->dirty = n > 0;
+    return 0;
+}
+
+int ks_pause(struct ks *k, bool pause)
+{
+    if (k->paused == pause)
+        return 0;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(k->consumer, &list) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SR_EIO;
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(k->consumer, list)
+                                  : rd_kafka_resume_partitions(k->consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SR_EIO;
+    k->paused = pause;
+    SR_WARN(SR_MOD_INGEST, "consumption %s", pause ? "paused" : "resumed");
     return 0;
 }
 

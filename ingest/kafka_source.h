@@ -79,6 +79,8 @@ struct ks_stats {
     uint64_t rebalances;      /* assignments and revocations */
     uint64_t consumer_errors; /* errors reported by the consumer (logged, not fatal) */
     uint64_t redelivered;     /* messages below the applied position: skipped, not handed out */
+    uint64_t skipped_gone;    /* exact mode: offsets past the model's position the broker no
+                                 longer had (retention): never applied */
 };
 
 struct ks;
@@ -154,6 +156,11 @@ size_t ks_offsets(const struct ks *k, struct ks_offset *out, size_t max);
 /** Exact mode: the offsets every later commit carries (a copy is kept).
  * Returns 0 or SR_ENOMEM. */
 int ks_set_commit_offsets(struct ks *k, const struct ks_offset *offs, size_t n);
+
+/** Pauses (true) or resumes (false) fetching from every assigned
+ * partition, also those assigned while paused; ks_poll() keeps serving the
+ * group (no message comes while paused). Returns 0 or SR_EIO. */
+int ks_pause(struct ks *k, bool pause);
 
 /** Waits up to timeout_ms for dead letters in flight to be acknowledged.
  * Returns 0 when none is left, SR_EAGAIN otherwise. A checkpoint must not

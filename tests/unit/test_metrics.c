@@ -125,6 +125,14 @@ static struct metrics_input full_input(void)
         .items = 50,
         .model_bytes = 12345,
         .model_version = "m-7",
+        .checkpoints_on = true,
+        .checkpoints = 4,
+        .checkpoint_errors = 1,
+        .checkpoint_age_ms = 2500,
+        .checkpoint_capture_ms = 40.5,
+        .checkpoint_write_ms = 120.25,
+        .checkpoint_bytes = 99999,
+        .messages_uncheckpointed = 777,
     };
     for (int s = 0; s < METRICS_SYSTEM_COUNT; s++)
         in.hr[s] = (struct metrics_hr){.hr20 = 0.1 * (s + 1), .n = 10 + s};
@@ -256,6 +264,10 @@ START_TEST(test_rates_and_values)
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rec, "model"), "version")),
                      "m-7");
     ck_assert_int_eq(int_at(rec, "model", "bytes"), 12345);
+    ck_assert_int_eq(int_at(rec, "checkpoint", "written"), 4);
+    ck_assert_int_eq(int_at(rec, "checkpoint", "age_ms"), 2500);
+    ck_assert_int_eq(int_at(rec, "checkpoint", "messages_since"), 777);
+    ck_assert_double_eq(real_at(rec, "checkpoint", "write_ms"), 120.25);
     json_decref(rec);
 }
 END_TEST
@@ -282,6 +294,14 @@ START_TEST(test_empty_interval_and_nulls)
     ck_assert_str_eq(json_string_value(json_object_get(rec, "instance")), "");
     ck_assert_int_eq(json_array_size(json_object_get(json_object_get(rec, "lag"), "partitions")),
                      0);
+    /* No state.dir: no checkpoint figures at all. */
+    ck_assert(json_is_null(json_object_get(rec, "checkpoint")));
+    /* With one but none written yet: the age is null. */
+    in.checkpoints_on = true;
+    in.checkpoint_age_ms = -1;
+    json_t *rec2 = metrics_json(&in);
+    ck_assert(json_is_null(json_object_get(json_object_get(rec2, "checkpoint"), "age_ms")));
+    json_decref(rec2);
     /* It serialises. */
     char *s = json_dumps(rec, JSON_COMPACT);
     ck_assert_ptr_nonnull(s);
