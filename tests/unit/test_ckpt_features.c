@@ -53,7 +53,7 @@ struct gen_ev {
     int type;
     int64_t ts;
     long eid; /* event id number, -1 = none */
-    char user[16], item[16], eid_s[24];
+    char user[24], item[24], eid_s[32];
 };
 
 /* Users and items appear over time, items Zipf-like; about 5% exact repeats
@@ -382,7 +382,7 @@ START_TEST(test_resume_identical)
     }
     ck_assert_uint_eq(total, st.admitted);
     for (int u = 0; u < N_USERS; u++) {
-        char s[16];
+        char s[24];
         snprintf(s, sizeof s, "u%d", u);
         uint32_t id;
         if (sr_intern_find(feat_users(b), s, strlen(s), &id) == 0)
@@ -392,7 +392,7 @@ START_TEST(test_resume_identical)
             REQUIRE(cu[u] == 0, "user %s applied but unknown", s);
     }
     for (int it = 0; it < N_ITEMS; it++) {
-        char s[16];
+        char s[24];
         snprintf(s, sizeof s, "item-%d", it);
         uint32_t id;
         if (sr_intern_find(feat_items(b), s, strlen(s), &id) == 0)
