@@ -64,13 +64,27 @@ static void put_decay(struct ck_buf *b, const struct feat_decay *d)
 static void save_users(const struct feat *f, struct ck_buf *b)
 {
     uint32_t n = sr_intern_count(f->users);
-    ck_put_u32(b, n);
-    ck_put_u32(b, (uint32_t)f->covis.n_recent_max);
-    ck_put(b, f->user, (size_t)n * sizeof *f->user);
+    /* One pass for the size, then one buffer filled in place: no regrowth
+     * copies on the learner thread. */
+    size_t n_rec = 0;
     for (uint32_t u = 0; u < n; u++)
-        if (f->user[u].n_recent)
-            ck_put(b, sr_chunked_at(&f->covis.recent, u),
-                   (size_t)f->user[u].n_recent * sizeof(struct feat_recent));
+        n_rec += f->user[u].n_recent;
+    unsigned char *p =
+        ck_put_space(b, 8 + (size_t)n * sizeof *f->user + n_rec * sizeof(struct feat_recent));
+    if (!p)
+        return;
+    uint32_t hdr[2] = {n, (uint32_t)f->covis.n_recent_max};
+    memcpy(p, hdr, 8);
+    p += 8;
+    memcpy(p, f->user, (size_t)n * sizeof *f->user);
+    p += (size_t)n * sizeof *f->user;
+    for (uint32_t u = 0; u < n; u++) {
+        size_t k = (size_t)f->user[u].n_recent * sizeof(struct feat_recent);
+        if (k) {
+            memcpy(p, sr_chunked_at(&f->covis.recent, u), k);
+            p += k;
+        }
+    }
 }
 
 static void save_dedup(const struct feat_dedup *d, struct ck_buf *b)
@@ -105,16 +119,21 @@ static void save_covis(const struct feat_covis *c, uint32_t n_items, struct ck_b
     put_decay(b, &c->clock);
     ck_put_u32(b, (uint32_t)c->list_max);
     ck_put_u32(b, n_items);
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n_items; i++)
+        bytes += 4 + (size_t)c->nbrs[i].n * 8;
+    unsigned char *p = ck_put_space(b, bytes);
+    if (!p)
+        return;
     for (uint32_t i = 0; i < n_items; i++) {
         const struct feat_nbrs *l = &c->nbrs[i];
-        unsigned char *p = ck_put_space(b, 4 + (size_t)l->n * 8);
-        if (!p)
-            return;
         memcpy(p, &l->n, 2);
         memcpy(p + 2, &l->cap, 2);
+        p += 4;
         if (l->n) {
-            memcpy(p + 4, l->items, (size_t)l->n * 4);
-            memcpy(p + 4 + (size_t)l->n * 4, feat_nbrs_scores(l), (size_t)l->n * 4);
+            memcpy(p, l->items, (size_t)l->n * 4);
+            memcpy(p + (size_t)l->n * 4, feat_nbrs_scores(l), (size_t)l->n * 4);
+            p += (size_t)l->n * 8;
         }
     }
 }
