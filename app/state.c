@@ -41,8 +41,8 @@ static void put_config(struct ck_buf *b, const struct sr_config *cfg)
 }
 
 struct ck_writer *state_capture(const struct sr_config *cfg, const struct state_parts *p,
-                                const char *meta_json, const struct ks_offset *offs,
-                                size_t n_offs, char *errbuf, size_t errlen)
+                                const char *meta_json, const struct ks_offset *offs, size_t n_offs,
+                                char *errbuf, size_t errlen)
 {
     struct ck_writer *w = ck_writer_new();
     if (!w)
