@@ -5,6 +5,8 @@
 #                   (Kafka in, Redis out); make demo-replay: the same from files
 #   make test       unit + end-to-end tests (Check)
 #   make test-asan  the unit tests under AddressSanitizer + UBSan
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each;
+#                   make test-fuzz: 30 s each, fails on any crash
 #   make bench      performance table, writes bench/results.json
 #   make bench-e2e  broker + daemon + Redis table, writes bench/e2e.json
 #   make format / format-check / clean
@@ -39,7 +41,7 @@ PROBE_BIN := $(BUILD)/bench/probe
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-unit test-e2e test-crash test-asan bench bench-e2e demo demo-replay format format-check clean
+.PHONY: all deps test test-unit test-e2e test-crash test-asan fuzz test-fuzz fuzz-build fuzz-corpus bench bench-e2e demo demo-replay format format-check clean
 
 all: $(BIN)
 
@@ -89,7 +91,7 @@ $(PROBE_BIN): $(BUILD)/bench/probe.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 test: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory test-unit test-e2e
+	@$(MAKE) --no-print-directory test-unit test-e2e test-fuzz
 
 test-unit: $(TEST_BIN) $(BIN)
 	SR_DATA=$(CURDIR)/../shared/data $(TEST_BIN)
@@ -116,6 +118,48 @@ test-asan: $(DEPS_STAMP)
 
 CFLAGS  += $(EXTRA_SAN)
 LDFLAGS += $(EXTRA_SAN)
+
+# libFuzzer targets (tests/fuzz/*.c): clang, the library rebuilt in its own
+# tree with -fsanitize=fuzzer-no-link plus ASan/UBSan, each target linked
+# with -fsanitize=fuzzer. Seeds are tests/fuzz/corpus/<name>/ (read only);
+# new corpus entries and crash artifacts go to build/fuzz/.
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/mkcorpus.c,$(wildcard tests/fuzz/*.c)))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?= -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+
+$(FUZZ_BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libstreamrec.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libstreamrec.a $(LDFLAGS) $(LDLIBS)
+
+fuzz-build: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+	    EXTRA_SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BINS)
+
+# Runs every target in turn; stops at the first crash (artifact in build/fuzz/).
+fuzz: fuzz-build
+	@for t in $(FUZZ_NAMES); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/artifacts; \
+	    echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+	    $(FUZZ_BUILD)/fuzz/$$t $(FUZZ_FLAGS) $$dict -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=$(BUILD)/fuzz/artifacts/$$t- \
+	        $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>$(BUILD)/fuzz/$$t.log; \
+	    rc=$$?; grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done |==[0-9]+==ERROR|SUMMARY)' $(BUILD)/fuzz/$$t.log; \
+	    if [ $$rc -ne 0 ]; then echo "fuzz $$t: FAILED (exit $$rc), see $(BUILD)/fuzz/$$t.log"; tail -40 $(BUILD)/fuzz/$$t.log; exit 1; fi; \
+	done
+
+test-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+
+# Regenerates the seed corpora (deterministic) with tests/fuzz/mkcorpus.c.
+fuzz-corpus: $(LIB)
+	@mkdir -p $(BUILD)/fuzz
+	$(CC) $(CFLAGS) -o $(BUILD)/fuzz/mkcorpus tests/fuzz/mkcorpus.c $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(BUILD)/fuzz/mkcorpus tests/fuzz/corpus
 
 bench: $(DEPS_STAMP) $(BENCH_BIN) $(BIN)
 	@mkdir -p bench
@@ -144,6 +188,6 @@ format-check:
 	clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -304,6 +304,7 @@ static unsigned char *put_avro_body(unsigned char *p, const struct sr_raw_event 
     return put_avro_opt_str(p, ev->session_id);
 }
 
+/* Valid UTF-8 without NUL bytes: what a JSON string may hold here. */
 static bool utf8_valid(struct sr_str s)
 {
     const unsigned char *p = (const unsigned char *)s.p;
@@ -311,7 +312,9 @@ static bool utf8_valid(struct sr_str s)
         unsigned char c = p[i];
         uint32_t n;
         uint32_t cp;
-        if (c < 0x80) {
+        if (c == 0) {
+            return false; /* "\u0000": JSON readers (jansson, ours) refuse it */
+        } else if (c < 0x80) {
             i++;
             continue;
         } else if ((c & 0xe0) == 0xc0) {

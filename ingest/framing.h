@@ -96,7 +96,7 @@ uint64_t fr_canonical_fingerprint(const struct fr *f);
  * fmt. Returns 0 with *out and *len set (borrowed from f, valid until the next
  * fr_encode() or fr_free()); SR_EINVAL when the event cannot be represented
  * (an id longer than SR_MAX_ID_LEN or empty, a non-finite price, a type out
- * of range; JSON: a string that is not UTF-8); SR_ENOMEM. */
+ * of range; JSON: a string that is not UTF-8 or holds a NUL byte); SR_ENOMEM. */
 int fr_encode(struct fr *f, enum fr_format fmt, const struct sr_raw_event *ev, const void **out,
               size_t *len);
 
