@@ -7,7 +7,8 @@
 #   make test-asan  the unit tests under AddressSanitizer + UBSan
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each;
 #                   make test-fuzz: 30 s each, fails on any crash
-#   make bench      performance table, writes bench/results.json
+#   make bench      performance table, writes bench/results.json and
+#                   bench/recovery.json (kill -9 -> first event applied)
 #   make bench-e2e  broker + daemon + Redis table, writes bench/e2e.json
 #   make format / format-check / clean
 #
@@ -164,6 +165,7 @@ fuzz-corpus: $(LIB)
 bench: $(DEPS_STAMP) $(BENCH_BIN) $(BIN)
 	@mkdir -p bench
 	SR_DATA=$(CURDIR)/../shared/data $(BENCH_BIN) --out bench/results.json
+	SR_BIN=$(CURDIR)/$(BIN) scripts/bench-recovery.sh bench/recovery.json
 
 # The daemon end to end: dev broker, throwaway redis-server, freshness probe.
 bench-e2e: $(DEPS_STAMP) $(PROBE_BIN) $(BIN)

@@ -103,6 +103,8 @@ struct daemon {
     struct state_writer *sw;
     uint64_t messages_base; /* messages applied before this process (checkpoint) */
     uint64_t applied_here;  /* messages through apply_message in this process */
+    double created_s;       /* monotonic time at daemon_new */
+    double restore_ms;      /* loading the checkpoint at start */
     uint64_t ckpt_messages; /* messages (total) at the last capture */
     double next_ckpt;       /* monotonic time of the next one by time */
     uint64_t ckpt_ok, ckpt_failed, ckpt_bytes;
@@ -500,8 +502,10 @@ struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errl
         goto err;
     if (!(d->ks = ks_new(&cfg->source, cfg->kafka, cfg->n_kafka, errbuf, errlen)))
         goto err;
+    d->created_s = sr_mono_s();
     if (cfg->state.dir[0] && restore(d, errbuf, errlen) != 0)
         goto err;
+    d->restore_ms = (sr_mono_s() - d->created_s) * 1000.0;
     d->snap.started_ms = d->started_ms;
     snprintf(d->snap.version, sizeof d->snap.version, "%s", d->version);
     return d;
@@ -970,7 +974,11 @@ int daemon_run(struct daemon *d)
                      m.partition, m.offset, sr_strerror(rc));
             break;
         }
-        if (d->sw && (rc = maybe_checkpoint(d, now, d->messages_base + ++d->applied_here)) != 0)
+        if (++d->applied_here == 1)
+            SR_INFO(SR_MOD_APP,
+                    "first message applied %.0f ms after start (checkpoint restore %.0f ms)",
+                    (sr_mono_s() - d->created_s) * 1000.0, d->restore_ms);
+        if (d->sw && (rc = maybe_checkpoint(d, now, d->messages_base + d->applied_here)) != 0)
             break;
         ks_commit(d->ks, false, 1000);
     }
