@@ -8,9 +8,17 @@
  * ck_find and read to its end, as bytes, as ck_put_str strings and as
  * mixed scalars.
  *
+ * Then the module loaders (app/state.h: features, model, serving history,
+ * evaluation, offsets, meta) run over it on state built from the file's
+ * own configuration section. The seed corpus/ckpt/replay-400-k8 is a real
+ * one: `streamrec gen --events 400 --users 40 --items 80 --seed 9`, then
+ * `streamrec replay --checkpoint-every 400 -o learner.k=8
+ * -o features.dedup_capacity=1024 -o state.dir=...`.
+ *
  * Oracle besides the sanitizers: a reader never hands out bytes outside
  * its section, reading exactly ck_rd_left() bytes leaves it ck_rd_ok(), and
  * reading past the end fails and yields zeros. */
+#include "app/state.h"
 #include "core/ckpt.h"
 #include "core/err.h"
 
@@ -126,6 +134,41 @@ static void read_scalars(struct ck_rd r)
         abort();
 }
 
+/* Every module loader over the file, on state built from the checkpoint's
+ * own configuration: each returns 0 or a negative sr_err, and what it half
+ * loaded frees cleanly (ASan watches). */
+static void load_modules(const struct ck_file *f)
+{
+    struct sr_config cfg;
+    char err[512];
+    sr_config_defaults(&cfg);
+    if (state_config(f, &cfg, err, sizeof err) != 0)
+        return;
+    struct feat *feat = feat_new(&cfg.features, err, sizeof err);
+    struct mf *mf = mf_new(&cfg.learner, err, sizeof err);
+    struct srv *srv = mf ? srv_new(&cfg, mf, 0, err, sizeof err) : NULL;
+    struct eval *ev = eval_new(&cfg.eval, &cfg.serve, 0, 0, err, sizeof err);
+    if (feat && mf && srv && ev) {
+        struct state_parts p = {.feat = feat, .mf = mf, .srv = srv, .eval = ev};
+        int rc = state_load(f, &cfg, &p, err, sizeof err);
+        if (rc > 0 || !memchr(err, '\0', sizeof err))
+            abort();
+    }
+    struct ks_offset *offs = NULL;
+    size_t n = 0;
+    if (state_offsets(f, &offs, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            g_sink += (double)offs[i].next + (double)strlen(offs[i].topic);
+    free(offs);
+    size_t len = 0;
+    const char *meta = state_meta(f, &len);
+    g_sink += meta && len ? meta[len - 1] : 0;
+    eval_free(ev);
+    srv_free(srv);
+    mf_free(mf);
+    feat_free(feat);
+}
+
 static void walk(const struct ck_file *f)
 {
     g_sink += (double)(strlen(ck_model_version(f)) + (size_t)ck_created_ms(f) + ck_file_bytes(f) +
@@ -163,21 +206,7 @@ static void walk(const struct ck_file *f)
     if (ck_find(f, unused, &none) != SR_ENOENT || !none.failed)
         abort();
 
-    /* ---- module loaders ----------------------------------------------------
-     * Not in the tree yet (other branches add them). Once they land, call
-     * each one here on the opened file, on fresh state built from
-     * sr_config_defaults(), check that it returns 0 or a negative sr_err
-     * (never crashes, never leaves half-loaded state that frees badly), and
-     * free the state:
-     *   mf_load      learner/   CK_SEC_MF_USERS, CK_SEC_MF_ITEMS, CK_SEC_MF_OPT,
-     *                           CK_SEC_MF_STATE
-     *   feat_load    features/  CK_SEC_USER_IDS, CK_SEC_ITEM_IDS, CK_SEC_FEAT_USERS,
-     *                           CK_SEC_FEAT_DEDUP, CK_SEC_FEAT_POP, CK_SEC_FEAT_COVIS,
-     *                           CK_SEC_FEAT_STATS, CK_SEC_FEAT_COUNTS
-     *   and any later loader of CK_SEC_META, CK_SEC_CONFIG, CK_SEC_OFFSETS,
-     *   CK_SEC_HISTORY, CK_SEC_EVAL, CK_SEC_RANKER, CK_SEC_DAEMON.
-     * Seed tests/fuzz/corpus/ckpt/ with real checkpoints from the writers
-     * (tests/fuzz/mkcorpus.c) when they exist. */
+    load_modules(f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
