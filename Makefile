@@ -106,8 +106,8 @@ test-e2e: $(BIN)
 # bit-identical to an uninterrupted run), then 20 with four (counts exact).
 # tests/e2e/crash.sh's short variant (5 kills) is part of test-e2e.
 test-crash: $(BIN)
-	SR_BIN=$(CURDIR)/$(BIN) CRASH_KILLS=20 sh tests/e2e/crash.sh
-	SR_BIN=$(CURDIR)/$(BIN) CRASH_KILLS=20 CRASH_PARTITIONS=4 sh tests/e2e/crash.sh
+	SR_BIN=$(CURDIR)/$(BIN) CRASH_KILLS=20 CRASH_RATE=1500 sh tests/e2e/crash.sh
+	SR_BIN=$(CURDIR)/$(BIN) CRASH_KILLS=20 CRASH_RATE=1500 CRASH_PARTITIONS=4 sh tests/e2e/crash.sh
 
 # ASan + UBSan build of the library and the unit tests, in its own tree.
 test-asan: $(DEPS_STAMP)

@@ -323,8 +323,9 @@ static void checkpoint_results(struct daemon *d)
         d->ckpt_durable_ms = sr_now_ms();
         if (ks_set_commit_offsets(d->ks, res.offs, res.n_offs) != 0)
             SR_WARN(SR_MOD_APP, "checkpoint %s: offsets not committed (out of memory)", res.path);
-        SR_DEBUG(SR_MOD_APP, "checkpoint %s: %zu bytes in %.1f ms", res.path, res.bytes,
-                 res.write_s * 1000.0);
+        SR_INFO(SR_MOD_APP,
+                "checkpoint %s: %.1f MB, learner pause %.0f ms (the copy), written in %.0f ms",
+                res.path, (double)res.bytes / 1048576.0, d->ckpt_capture_ms, res.write_s * 1000.0);
         d->ckpt_failing = false;
     } else {
         d->ckpt_failed++;

@@ -12,7 +12,8 @@
 #      daemon starts from that checkpoint (restore time from its log) while
 #      a trickle of new events is produced (1000/s).
 #   3. Once the daemon has applied new events and written a checkpoint of
-#      its own, it is killed with SIGKILL and restarted at once; the
+#      its own (its learner pause for the copy and the write time are
+#      reported too), it is killed with SIGKILL and restarted at once; the
 #      recovery time is kill -> "first message applied" in the new log.
 #      It includes the consumer group noticing the dead member
 #      (session.timeout.ms, 3000 here) and the new member's assignment.
@@ -110,6 +111,9 @@ while [ "$(ls "$T/state" | sort | tail -n 1)" = "$before" ]; do
     [ $k -gt 1200 ] && die "the daemon wrote no checkpoint in 60 s"
     sleep 0.05
 done
+own=$(wait_log "$T/d0.err" "learner pause" 60)
+pause=$(echo "$own" | sed -n 's/.*learner pause \([0-9]*\) ms.*/\1/p')
+write=$(echo "$own" | sed -n 's/.*written in \([0-9]*\) ms.*/\1/p')
 sleep 1
 say "kill -9 and restart..."
 t_kill=$(now_ms)
@@ -129,12 +133,13 @@ mkdir -p "$(dirname "$OUT")"
 jq -n --argjson users "$(jq .users "$T/ckpt.json")" --argjson items "$(jq .items "$T/ckpt.json")" \
     --argjson bytes "$(jq .bytes "$T/ckpt.json")" --argjson restore0 "${restore0:-0}" \
     --argjson first0 "${first0:-0}" --argjson restore1 "${restore1:-0}" \
-    --argjson recovery "$recovery" '{
+    --argjson recovery "$recovery" --argjson pause "${pause:-0}" --argjson write "${write:-0}" '{
         checkpoint_users: $users, checkpoint_items: $items, checkpoint_file_bytes: $bytes,
         cold_restore_ms: $restore0, cold_first_applied_ms: $first0,
         recovery_ms: $recovery, recovery_restore_ms: $restore1,
         recovery_group_and_fetch_ms: ($recovery - $restore1),
-        session_timeout_ms: 3000
+        session_timeout_ms: 3000,
+        daemon_checkpoint_pause_ms: $pause, daemon_checkpoint_write_ms: $write
     }' >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 printf 'recovery_ms %s (kill -9 -> first event applied; checkpoint restore %s ms of it, %s users, %s MB)\n' \
     "$recovery" "$restore1" "$(jq .users "$T/ckpt.json")" "$(($(jq .bytes "$T/ckpt.json") / 1048576))"
