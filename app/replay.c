@@ -454,7 +454,7 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                   (json_int_t)mf_bytes_per_item(r.mf), "model_bytes", (json_int_t)mf_bytes(r.mf),
                   "feature_bytes", (json_int_t)feat_bytes(r.feat), "eval_bytes",
                   (json_int_t)(r.eval ? eval_bytes(r.eval) : 0)));
-    if (r.srv) {
+    if (r.srv && o->dump_recs) { /* srv also exists for checkpoints */
         json_t *recs = dump_recs(&r, o->dump_recs);
         if (!recs) {
             json_decref(report);

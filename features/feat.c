@@ -375,7 +375,9 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     u->bot_count = bot_count;
     if (feat_session_assign(&f->set, u, ts))
         f->st.sessions++;
-    if (f->set.cfg.max_users > 0)
+    /* A user's first event leaves the bit clear, so one-off users go at
+     * the hand's next pass and users who came back get a second chance. */
+    if (f->set.cfg.max_users > 0 && known && !(flags & SR_EV_RECYCLED_USER))
         u->flags |= FEAT_USER_REF;
     f->st.admitted++;
 

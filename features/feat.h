@@ -11,9 +11,11 @@
  *     }                                   // recent items
  *
  * Memory caps. With learner.max_users a new user at the cap takes over the
- * dense id of the least recently active user (a CLOCK sweep: every admitted
- * event sets the user's reference bit, the hand clears set bits and evicts
- * the first user without one, so no allocation and O(1) amortized); with
+ * dense id of a least recently active user (a CLOCK sweep: every admitted
+ * event of a returning user sets its reference bit, the hand clears set
+ * bits and evicts the first user without one, so no allocation and O(1)
+ * amortized; a new user survives at least one turn of the hand, and one-off
+ * users go before users who came back); with
  * features.user_ttl a user idle longer than that (event time) is evicted
  * too: a new user may take its id (two ids are probed per new user), and
  * its own next event starts it fresh in place. Either way the event comes
