@@ -592,6 +592,24 @@ static void published(struct daemon *d, uint32_t user)
     }
 }
 
+/* ev.user was recycled (SR_EV_RECYCLED_USER): the old owner's pending
+ * events are learned, then every module forgets the id. A list of the old
+ * owner still waiting in the dirty queue goes out under the new owner, who
+ * is about to change it anyway. */
+static int forget_user(struct daemon *d, uint32_t user)
+{
+    int rc = learn_pending(d);
+    mf_forget_user(d->mf, user);
+    if (d->eval)
+        eval_forget_user(d->eval, user);
+    srv_forget_user(d->srv, user);
+    if (user < d->cap_listed)
+        d->listed[user] = 0;
+    if (user < d->cap_since)
+        d->dirty_since[user] = 0;
+    return rc;
+}
+
 static int apply_message(struct daemon *d, const struct ks_msg *m)
 {
     struct sr_raw_event raw;
@@ -634,6 +652,8 @@ static int apply_message(struct daemon *d, const struct ks_msg *m)
         ks_done(d->ks, m);
         return 0;
     }
+    if ((ev.flags & SR_EV_RECYCLED_USER) && (rc = forget_user(d, ev.user)) != 0)
+        return rc;
     if ((rc = mf_reserve(d->mf, feat_n_users(d->feat), feat_n_items(d->feat))) != 0)
         return rc;
     if (d->eval && eval_will_score(d->eval, &ev) && (rc = learn_pending(d)) != 0)
@@ -820,6 +840,9 @@ static void fill_snapshot(struct daemon *d, bool running, size_t n_cat)
     s.items = feat_n_items(d->feat);
     s.catalogue = (uint32_t)n_cat;
     s.model_bytes = mf_bytes(d->mf);
+    s.users_evicted = fs.users_evicted;
+    s.cold_events = fs.cold_events;
+    s.items_cold = fs.items_cold;
     checkpoint_results(d);
     s.checkpointing = d->sw != NULL;
     s.consumption_paused = d->paused;

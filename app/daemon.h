@@ -103,6 +103,12 @@ struct daemon_stats {
     uint32_t users, items, catalogue;
     uint64_t model_bytes;
 
+    /* Memory caps (learner.max_users / max_items, features.user_ttl and
+     * item_min_events); item-cap rejections are skipped[FEAT_SKIP_ITEM_CAP]. */
+    uint64_t users_evicted; /* users forgotten, their ids reused (counter) */
+    uint64_t cold_events;   /* events of items below item_min_events (counter) */
+    uint64_t items_cold;    /* items below item_min_events (gauge) */
+
     /* Checkpoints (state.dir; all 0 without one). */
     bool checkpointing;      /* state.dir is set */
     bool consumption_paused; /* checkpoints failing and too far behind: not consuming */

@@ -175,6 +175,15 @@ json_t *metrics_json(const struct metrics_input *in)
     }
     rc = rc ? (json_decref(o), rc) : put(rec, "model", o);
 
+    o = json_object();
+    if (rc == 0 && o) {
+        rc = put(o, "users_evicted", jint(in->users_evicted));
+        rc = rc ? rc : put(o, "item_cap_rejected", jint(in->item_cap_rejected));
+        rc = rc ? rc : put(o, "cold_events", jint(in->cold_events));
+        rc = rc ? rc : put(o, "items_cold", jint(in->items_cold));
+    }
+    rc = rc ? (json_decref(o), rc) : put(rec, "caps", o);
+
     o = in->checkpoints_on ? json_object() : json_null();
     if (rc == 0 && o && in->checkpoints_on) {
         rc = put(o, "written", jint(in->checkpoints));

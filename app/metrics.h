@@ -87,6 +87,11 @@ struct metrics_input {
     uint64_t model_bytes;      /* bytes of model state (factors, optimizer state, biases) */
     const char *model_version; /* borrowed; the version stamped on published lists; NULL = "" */
 
+    uint64_t users_evicted;     /* users evicted (max_users, user_ttl), ids reused */
+    uint64_t item_cap_rejected; /* events of new items skipped at learner.max_items */
+    uint64_t cold_events;       /* events of items below item_min_events (not learned by MF) */
+    uint64_t items_cold;        /* gauge: items below item_min_events */
+
     bool checkpoints_on;              /* state.dir set; else "checkpoint" is null */
     uint64_t checkpoints;             /* durable checkpoints written since the start */
     uint64_t checkpoint_errors;       /* captures or writes that failed */

@@ -40,6 +40,19 @@ static int learn_pending(struct run *r)
     return rc;
 }
 
+/* ev.user was recycled (SR_EV_RECYCLED_USER): the old owner's pending
+ * events are learned, then every module forgets the id. */
+static int forget_user(struct run *r, uint32_t user)
+{
+    int rc = learn_pending(r);
+    mf_forget_user(r->mf, user);
+    if (r->eval)
+        eval_forget_user(r->eval, user);
+    if (r->srv)
+        srv_forget_user(r->srv, user);
+    return rc;
+}
+
 /* Creates state.dir when missing; *seq = the sequence number after its
  * newest checkpoint. */
 static int replay_state_dir(const struct sr_config *cfg, uint64_t *seq, char *errbuf, size_t errlen)
@@ -350,7 +363,8 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
         rc = feat_admit(r.feat, &raw, &ev);
         if (rc > 0)
             continue; /* skipped: counted by reason in the feature stage */
-        if (rc < 0 || (rc = mf_reserve(r.mf, feat_n_users(r.feat), feat_n_items(r.feat))) != 0)
+        if (rc < 0 || ((ev.flags & SR_EV_RECYCLED_USER) && (rc = forget_user(&r, ev.user)) != 0) ||
+            (rc = mf_reserve(r.mf, feat_n_users(r.feat), feat_n_items(r.feat))) != 0)
             break;
         if (r.eval && eval_will_score(r.eval, &ev) && (rc = learn_pending(&r)) != 0)
             break;
@@ -428,6 +442,11 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                                   (json_int_t)fs.out_of_order, "sessions", (json_int_t)fs.sessions,
                                   "bots", (json_int_t)fs.bots, "bytes_read", (json_int_t)ss.bytes));
     json_object_set_new(
+        report, "caps",
+        json_pack("{s:I,s:I,s:I,s:I}", "users_evicted", (json_int_t)fs.users_evicted,
+                  "item_cap_rejected", (json_int_t)fs.skipped[FEAT_SKIP_ITEM_CAP], "items_cold",
+                  (json_int_t)fs.items_cold, "cold_events", (json_int_t)fs.cold_events));
+    json_object_set_new(
         report, "memory",
         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "users", (json_int_t)users, "items",
                   (json_int_t)items, "rss_bytes", (json_int_t)replay_rss_bytes(), "bytes_per_user",
@@ -435,7 +454,7 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
                   (json_int_t)mf_bytes_per_item(r.mf), "model_bytes", (json_int_t)mf_bytes(r.mf),
                   "feature_bytes", (json_int_t)feat_bytes(r.feat), "eval_bytes",
                   (json_int_t)(r.eval ? eval_bytes(r.eval) : 0)));
-    if (r.srv && o->dump_recs) {
+    if (r.srv && o->dump_recs) { /* srv also exists for checkpoints */
         json_t *recs = dump_recs(&r, o->dump_recs);
         if (!recs) {
             json_decref(report);

@@ -33,6 +33,11 @@ struct srv {
     struct kn_scored *pop; /* [top_k + POP_EXTRA] popularity list of the call */
 };
 
+void srv_forget_user(struct srv *s, uint32_t user)
+{
+    hist_forget_user(s->hist, user);
+}
+
 bool srv_seen(const struct srv *s, uint32_t user, uint32_t item)
 {
     return hist_seen(s->hist, user, item);

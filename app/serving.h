@@ -53,6 +53,9 @@ void srv_free(struct srv *s);
 /** Records an admitted event in its user's history. 0 or SR_ENOMEM. */
 int srv_observe(struct srv *s, const struct sr_event *ev);
 
+/** Forgets the user's history (a recycled id: SR_EV_RECYCLED_USER). */
+void srv_forget_user(struct srv *s, uint32_t user);
+
 /** The serving history into section CK_SEC_HISTORY of w (checkpoints).
  * 0 or SR_ENOMEM. */
 int srv_save(const struct srv *s, struct ck_writer *w);

@@ -5,12 +5,16 @@
  *   learner  vs a plain loop touching the same random rows (memory limit)
  *   replay   vs decompress + split of the same file (input limit)
  *   scoring  vs peak sgemm GFLOP/s (compute limit)
+ *   memory   RSS of 10M distinct users with learner.max_users = 1M vs the
+ *            RSS of 1M distinct users without a cap (each in a fresh
+ *            child process, so nothing else this run allocated counts)
  * Keys of results.json are an interface: add, never rename. */
 #include "app/replay.h"
 #include "core/ckpt.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/time.h"
+#include "features/feat.h"
 #include "ingest/reader.h"
 #include "ingest/source.h"
 #include "kernels/kn.h"
@@ -24,6 +28,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BENCH_USERS  1000000u
@@ -269,6 +274,129 @@ out:
     return rc;
 }
 
+/* The replay loop over n_users distinct users, in memory: two events per
+ * user (its first, and a return 500 users later), items uniform over
+ * BENCH_ITEMS, through feat_admit / feat_learn / mf as replay drives them
+ * (forgetting recycled ids). Returns 0 and fills *rss (bytes, after) and
+ * *evicted, or -1. */
+static int rss_run(uint32_t n_users, int64_t max_users, uint64_t *rss, uint64_t *evicted)
+{
+    struct sr_config cfg;
+    char err[512];
+    sr_config_defaults(&cfg);
+    cfg.learner.k = BENCH_K;
+    cfg.features.max_users = max_users;
+    struct feat *f = feat_new(&cfg.features, err, sizeof err);
+    struct mf *m = mf_new(&cfg.learner, err, sizeof err);
+    if (!f || !m) {
+        fprintf(stderr, "bench: rss: %s\n", err);
+        return -1;
+    }
+    static struct sr_event pending[256];
+    size_t n_pending = 0;
+    char user[32], item[32];
+    struct sr_raw_event raw;
+    memset(&raw, 0, sizeof raw);
+    raw.type = SR_CLICK;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (uint64_t e = 0; e < 2ull * n_users; e++) {
+        uint64_t u = e / 2;
+        if ((e & 1) && u >= 500)
+            u -= 500;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int ul = snprintf(user, sizeof user, "user-%010llu", (unsigned long long)u);
+        int il = snprintf(item, sizeof item, "item-%06llu", (unsigned long long)(x % BENCH_ITEMS));
+        raw.user_id = (struct sr_str){user, (uint32_t)ul};
+        raw.item_id = (struct sr_str){item, (uint32_t)il};
+        raw.ts_ms = 1500000000000ll + (int64_t)e;
+        struct sr_event ev;
+        int rc = feat_admit(f, &raw, &ev);
+        if (rc > 0)
+            continue;
+        if (rc == 0 && (ev.flags & SR_EV_RECYCLED_USER)) {
+            rc = mf_update_batch(m, pending, n_pending);
+            n_pending = 0;
+            mf_forget_user(m, ev.user);
+        }
+        if (rc == 0)
+            rc = mf_reserve(m, feat_n_users(f), feat_n_items(f));
+        if (rc == 0)
+            rc = feat_learn(f, &ev);
+        if (rc != 0) {
+            fprintf(stderr, "bench: rss: event %llu: %s\n", (unsigned long long)e, sr_strerror(rc));
+            return -1;
+        }
+        pending[n_pending++] = ev;
+        if (n_pending == 256) {
+            mf_update_batch(m, pending, n_pending);
+            n_pending = 0;
+        }
+    }
+    mf_update_batch(m, pending, n_pending);
+    struct feat_stats st;
+    feat_stats(f, &st);
+    *evicted = st.users_evicted;
+    *rss = replay_rss_bytes();
+    feat_free(f);
+    mf_free(m);
+    return 0;
+}
+
+/* rss_run in a child process (its RSS is its own); 0 or -1. */
+static int rss_child(uint32_t n_users, int64_t max_users, uint64_t *rss, uint64_t *evicted,
+                     double *seconds)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    double t0 = sr_mono_s();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        uint64_t out[2] = {0, 0};
+        int rc = rss_run(n_users, max_users, &out[0], &out[1]);
+        ssize_t w = rc == 0 ? write(fd[1], out, sizeof out) : -1;
+        _exit(w == (ssize_t)sizeof out ? 0 : 1);
+    }
+    close(fd[1]);
+    uint64_t in[2];
+    ssize_t r = read(fd[0], in, sizeof in);
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    *seconds = sr_mono_s() - t0;
+    if (r != (ssize_t)sizeof in || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    *rss = in[0];
+    *evicted = in[1];
+    return 0;
+}
+
+/* RSS at 1M distinct users, and at 10M with learner.max_users = 1M. */
+static int bench_memory_caps(json_t *res)
+{
+    uint64_t rss1 = 0, rss10 = 0, ev1 = 0, ev10 = 0;
+    double s1 = 0, s10 = 0;
+    fprintf(stderr, "bench: RSS of 1M distinct users, then 10M with max_users = 1M...\n");
+    if (rss_child(BENCH_USERS, 0, &rss1, &ev1, &s1) != 0 ||
+        rss_child(10 * BENCH_USERS, BENCH_USERS, &rss10, &ev10, &s10) != 0) {
+        fprintf(stderr, "bench: memory caps run failed\n");
+        return -1;
+    }
+    json_object_set_new(res, "rss_1m_users_bytes", json_integer((json_int_t)rss1));
+    json_object_set_new(res, "rss_10m_users_cap_1m_bytes", json_integer((json_int_t)rss10));
+    json_object_set_new(res, "rss_cap_ratio", json_real(rss1 ? (double)rss10 / rss1 : 0));
+    json_object_set_new(res, "rss_10m_users_evicted", json_integer((json_int_t)ev10));
+    json_object_set_new(res, "rss_1m_users_seconds", json_real(s1));
+    json_object_set_new(res, "rss_10m_users_seconds", json_real(s10));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *out_path = "bench/results.json";
@@ -278,6 +406,10 @@ int main(int argc, char **argv)
     json_t *res = json_object();
     char err[512];
     kn_set_threads(1);
+
+    /* 0. memory caps (child processes, before this one grows) */
+    if (bench_memory_caps(res) != 0)
+        return 1;
 
     /* 1. learner vs its memory limit */
     struct sr_config cfg;
@@ -362,6 +494,14 @@ int main(int argc, char **argv)
            json_real_value(json_object_get(res, "checkpoint_memcpy_mb_per_s")),
            json_real_value(json_object_get(res, "checkpoint_write_ms")),
            json_real_value(json_object_get(res, "checkpoint_load_ms")));
+    printf("%-28s %14.3f   RSS %.0f MB at 10M users, max_users 1M (%lld evicted, %.1f s) vs "
+           "%.0f MB at 1M users (%.1f s); target <= 1.2\n",
+           "rss_cap_ratio", json_real_value(json_object_get(res, "rss_cap_ratio")),
+           (double)json_integer_value(json_object_get(res, "rss_10m_users_cap_1m_bytes")) / 1e6,
+           (long long)json_integer_value(json_object_get(res, "rss_10m_users_evicted")),
+           json_real_value(json_object_get(res, "rss_10m_users_seconds")),
+           (double)json_integer_value(json_object_get(res, "rss_1m_users_bytes")) / 1e6,
+           json_real_value(json_object_get(res, "rss_1m_users_seconds")));
     printf("%-28s %14lld   limit 4k+64 = %d\n", "bytes_per_user",
            (long long)json_integer_value(json_object_get(res, "bytes_per_user")), 4 * BENCH_K + 64);
     printf("%-28s %14lld   limit 4k+128 = %d\n", "bytes_per_item",

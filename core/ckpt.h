@@ -74,6 +74,7 @@ enum ck_section_id {
     CK_SEC_FEAT_COVIS = 33,  /* features: neighbour lists and users' recent items */
     CK_SEC_FEAT_STATS = 34,  /* features: counters, watermark */
     CK_SEC_FEAT_COUNTS = 35, /* features: applied events per user and per item */
+    CK_SEC_FEAT_EVICT = 36,  /* features: eviction sweep positions and counters */
     CK_SEC_HISTORY = 40,     /* serving history (app/serving.c) */
     CK_SEC_EVAL = 50,        /* prequential evaluation state */
     CK_SEC_RANKER = 60,      /* ranker weights (later) */

@@ -96,6 +96,12 @@ static const struct sr_cfg_key keys[] = {
      "learning weight of FAVORITE events"},
     {"features", "weight.purchase", SR_CFG_DOUBLE, F(features.weight[4]), "3", 0, 100, NULL, false,
      "learning weight of PURCHASE events"},
+    {"features", "user_ttl", SR_CFG_DURATION, F(features.user_ttl_ms), "0", 0, 10 * YEAR_MS, NULL,
+     false,
+     "users idle longer than this (by event time) are evicted: their next event starts them fresh and their id may be reused for a new user; 0 = never"},
+    {"features", "item_min_events", SR_CFG_INT, F(features.item_min_events), "1", 1, 1e9, NULL,
+     false,
+     "events an item needs (that one included) before the MF model learns from its events; earlier ones still feed popularity, co-visitation and histories (1 = at once)"},
 
     {"learner", "k", SR_CFG_INT, F(learner.k), "32", 1, 512, NULL, false,
      "latent factors per user and item"},
@@ -117,6 +123,10 @@ static const struct sr_cfg_key keys[] = {
      "learn a bias per item, so scores are p.q + b and an unknown user still gets a ranking"},
     {"learner", "seed", SR_CFG_INT, F(learner.seed), "42", 0, 9e15, NULL, false,
      "seed of every random choice (same input, config and seed give the same model)"},
+    {"learner", "max_users", SR_CFG_INT, F(features.max_users), "0", 0, 4e9, NULL, false,
+     "users held at most (model rows, features, histories); a new user at the cap evicts the least recently active one (approximate LRU) and reuses its id; 0 = unlimited"},
+    {"learner", "max_items", SR_CFG_INT, F(features.max_items), "0", 0, 4e9, NULL, false,
+     "items held at most; at the cap events of new items are skipped (counted as item_cap), known items go on; 0 = unlimited"},
 
     {"eval", "enabled", SR_CFG_BOOL, F(eval.enabled), "true", NOLIM, NULL, false,
      "prequential evaluation (test, then train) in replay"},

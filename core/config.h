@@ -73,6 +73,12 @@ struct sr_features_cfg {
     int64_t covis_topn;               /* neighbours kept per item */
     int64_t covis_half_life_ms;       /* decay of co-visitation scores */
     double weight[5];                 /* per enum sr_event_type; 0 = not a positive */
+    int64_t user_ttl_ms;              /* users idle longer (event time) are evicted; 0 = off */
+    int64_t item_min_events;          /* events before an item's MF vector learns (1 = at once) */
+    /* Keys learner.max_users / learner.max_items (caps of the model), kept
+     * here because the feature stage hands out the dense ids they cap. */
+    int64_t max_users; /* live users; at the cap the least recently active is evicted; 0 = none */
+    int64_t max_items; /* items; at the cap events of new items are skipped; 0 = none */
 };
 
 struct sr_learner_cfg {

@@ -44,6 +44,18 @@ struct sr_raw_event {
     int32_t quantity;
 };
 
+/* struct sr_event flags, set by the feature stage (features/feat.h). */
+/** ev.user is a recycled id: the user it stood for until now was evicted
+ * (learner.max_users, features.user_ttl) and ev's user starts fresh. Before
+ * anything else uses the id, the pipeline learns what is pending (events
+ * of the old owner) and has every module holding per-user state forget it
+ * (mf_forget_user, srv_forget_user, eval_forget_user, ...). */
+#define SR_EV_RECYCLED_USER 1u
+/** ev's item has fewer than features.item_min_events events (this one
+ * included): popularity, co-visitation and histories see the event, the MF
+ * model does not learn from it. */
+#define SR_EV_ITEM_COLD 2u
+
 /** A validated event with dense ids (see features/feat.h). */
 struct sr_event {
     int64_t ts_ms;
@@ -51,6 +63,7 @@ struct sr_event {
     uint32_t item;    /* dense item index */
     uint32_t session; /* dense session number of this user (features/) */
     uint8_t type;     /* enum sr_event_type */
+    uint8_t flags;    /* SR_EV_* */
     float weight;     /* learning weight; 0 = not a positive (only marks "seen") */
 };
 

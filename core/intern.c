@@ -1,10 +1,18 @@
-/* core/intern.c - open-addressing intern table over an append-only arena.
+/* core/intern.c - open-addressing intern table over an arena with free lists.
  *
  * Slots hold id+1 (0 = empty), the upper 32 bits of the id's hash and the
  * string's address, so a probe compares strings only on a tag match and
  * reaches the string without another lookup. Strings sit in 1 MiB blocks as
- * [u8 len][bytes][NUL]; an id's string address is also kept in a chunked
- * array for id -> string.
+ * [u8 len][bytes][NUL], each entry rounded up to 8 bytes; an id's string
+ * address is also kept in a chunked array for id -> string.
+ *
+ * sr_intern_replace gives an id a new string: the old one leaves the table
+ * by backward-shift deletion (linear probing needs no tombstones) and its
+ * entry is reused in place when the new string rounds to the same size, or
+ * goes to a free list of its size class (the first 8 bytes of a free entry
+ * link to the next) from which later entries of that class are taken before
+ * the arena grows. A stream of distinct strings over a bounded set of ids
+ * therefore holds at most the peak number of live strings per size class.
  *
  * Checkpoints (sr_intern_save/load) hold the strings in id order as
  * [u8 len][bytes]; loading re-hashes each string into a table sized once. */
@@ -19,6 +27,8 @@
 
 #define ARENA_BLOCK (1u << 20)
 #define MAX_BLOCKS  65536
+#define ENTRY_ALIGN 8
+#define N_CLASSES   (257 / ENTRY_ALIGN + 2) /* class = rounded entry bytes / 8 */
 
 /* The string's address sits in the slot, so a hit costs two dependent
  * loads (slot, string) rather than three. */
@@ -35,8 +45,15 @@ struct sr_intern {
     struct sr_chunked strs; /* [count] const char *: address of [len][bytes][NUL] */
     char **blocks;          /* [MAX_BLOCKS] arena blocks */
     size_t n_blocks;
-    size_t block_used; /* bytes used in the last block */
+    size_t block_used;                   /* bytes used in the last block */
+    unsigned char *free_list[N_CLASSES]; /* freed entries by size class */
 };
+
+/* Bytes an entry of a string of len bytes takes: [len][bytes][NUL], rounded. */
+static inline size_t entry_size(size_t len)
+{
+    return (len + 2 + ENTRY_ALIGN - 1) & ~(size_t)(ENTRY_ALIGN - 1);
+}
 
 static size_t pow2_at_least(size_t n)
 {
@@ -123,6 +140,12 @@ static int grow(struct sr_intern *in)
 
 static unsigned char *arena_alloc(struct sr_intern *in, size_t n)
 {
+    unsigned char **fl = &in->free_list[n / ENTRY_ALIGN];
+    if (*fl) { /* a freed entry of this size class */
+        unsigned char *p = *fl;
+        memcpy(fl, p, sizeof *fl);
+        return p;
+    }
     if (in->n_blocks == 0 || in->block_used + n > ARENA_BLOCK) {
         if (in->n_blocks >= MAX_BLOCKS)
             return NULL;
@@ -161,7 +184,7 @@ int sr_intern_add(struct sr_intern *in, const char *s, size_t len, uint32_t *id,
     int rc = sr_chunked_reserve(&in->strs, (size_t)in->count + 1);
     if (rc)
         return rc;
-    unsigned char *e = arena_alloc(in, len + 2);
+    unsigned char *e = arena_alloc(in, entry_size(len));
     if (!e)
         return SR_ENOMEM;
     e[0] = (unsigned char)len;
@@ -174,6 +197,61 @@ int sr_intern_add(struct sr_intern *in, const char *s, size_t len, uint32_t *id,
     *id = in->count++;
     if (added)
         *added = true;
+    return 0;
+}
+
+/* Removes slot i (which holds an id) from the table: backward-shift
+ * deletion, so every remaining key stays reachable from its home slot. */
+static void slot_delete(struct sr_intern *in, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & in->mask;
+        struct slot *sj = &in->slots[j];
+        if (sj->id1 == 0)
+            break;
+        const unsigned char *e = sj->str;
+        size_t home = (size_t)XXH3_64bits(e + 1, e[0]) & in->mask;
+        /* sj moves to the hole unless its home lies cyclically in (i, j]. */
+        if (((j - home) & in->mask) >= ((j - i) & in->mask)) {
+            in->slots[i] = *sj;
+            i = j;
+        }
+    }
+    in->slots[i] = (struct slot){0};
+}
+
+int sr_intern_replace(struct sr_intern *in, uint32_t id, const char *s, size_t len)
+{
+    if (len == 0 || len > 255 || id >= in->count)
+        return SR_EINVAL;
+    uint64_t h = XXH3_64bits(s, len);
+    uint32_t found = UINT32_MAX;
+    probe(in, s, len, h, &found);
+    if (found != UINT32_MAX)
+        return found == id ? 0 : SR_EINVAL;
+    unsigned char *old = *(unsigned char **)sr_chunked_at(&in->strs, id);
+    size_t old_size = entry_size(old[0]);
+    /* The new entry first: a failure must leave the old string in place. */
+    unsigned char *e = old;
+    if (old_size != entry_size(len) && !(e = arena_alloc(in, entry_size(len))))
+        return SR_ENOMEM;
+    uint32_t old_found = UINT32_MAX;
+    size_t i = probe(in, (const char *)old + 1, old[0], XXH3_64bits(old + 1, old[0]), &old_found);
+    slot_delete(in, i);
+    if (e != old) { /* the old entry joins the free list of its class */
+        unsigned char **fl = &in->free_list[old_size / ENTRY_ALIGN];
+        memcpy(old, fl, sizeof *fl);
+        *fl = old;
+    }
+    e[0] = (unsigned char)len;
+    memcpy(e + 1, s, len);
+    e[len + 1] = '\0';
+    *(unsigned char **)sr_chunked_at(&in->strs, id) = e;
+    i = probe(in, s, len, h, &found);
+    in->slots[i].id1 = id + 1;
+    in->slots[i].tag = (uint32_t)(h >> 32);
+    in->slots[i].str = e;
     return 0;
 }
 
@@ -256,7 +334,7 @@ int sr_intern_load(struct sr_intern *in, struct ck_rd *r)
         size_t i = probe(in, s, len, h, &found);
         if (found != UINT32_MAX)
             goto corrupt; /* a repeated string */
-        unsigned char *e = arena_alloc(in, len + 2);
+        unsigned char *e = arena_alloc(in, entry_size(len));
         if (!e)
             return SR_ENOMEM;
         memcpy(e, p, len + 1);

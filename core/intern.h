@@ -3,9 +3,11 @@
  * User and item ids arrive as byte strings; the model indexes dense arrays by
  * u32. An intern table hands out 0, 1, 2, ... in order of first sight.
  * Strings are stored once in an arena of large blocks (no malloc per id) and
- * never move, so sr_intern_str() pointers stay valid for the table's life and
- * may be read by another thread for ids that were published to it.
- * Lookups and inserts: owner thread only. */
+ * never move, so sr_intern_str() pointers stay valid until the id is given
+ * another string (sr_intern_replace, which a capped user table uses to
+ * recycle the ids of evicted users) or the table is freed; they may be read
+ * by another thread for ids that were published to it and are not replaced
+ * meanwhile. Lookups, inserts and replacements: owner thread only. */
 #ifndef SR_INTERN_H
 #define SR_INTERN_H
 
@@ -26,6 +28,15 @@ void sr_intern_free(struct sr_intern *in);
 /** Returns the id of s[0..len), adding it when new (*added = true).
  * len must be 1..255. Returns 0, SR_EINVAL (bad length), SR_ENOMEM or SR_EFULL. */
 int sr_intern_add(struct sr_intern *in, const char *s, size_t len, uint32_t *id, bool *added);
+/** Gives the existing id (< sr_intern_count) the string s[0..len) in place
+ * of its current one, which is forgotten: looking the old string up then
+ * fails, and the new one finds id. The old string's storage is reused
+ * (in place, or later for a string of the same rounded size), so replacing
+ * strings never grows memory beyond the peak of live strings per size.
+ * Invalidates earlier sr_intern_str() pointers of id. Returns 0 (also when
+ * id already has s), SR_EINVAL (bad length, id out of range, or s belongs to
+ * another id) or SR_ENOMEM (nothing changed). */
+int sr_intern_replace(struct sr_intern *in, uint32_t id, const char *s, size_t len);
 /** Looks s up without adding; returns 0 or SR_ENOENT. */
 int sr_intern_find(const struct sr_intern *in, const char *s, size_t len, uint32_t *id);
 /** Borrowed NUL-terminated string of id (valid for the table's life); *len

@@ -84,6 +84,12 @@ static int check_cfg(const struct sr_features_cfg *c, char *errbuf, size_t errle
                          (long long)c->covis_topn);
     if (c->covis_half_life_ms <= 0)
         return sr_seterr(errbuf, errlen, SR_ECONFIG, "features.covis_half_life must be > 0");
+    if (c->user_ttl_ms < 0 || c->item_min_events < 1 || c->max_users < 0 ||
+        c->max_users > UINT32_MAX - 1 || c->max_items < 0 || c->max_items > UINT32_MAX - 1)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG,
+                         "features.user_ttl >= 0, features.item_min_events >= 1 and "
+                         "learner.max_users, learner.max_items from 0 to %u required",
+                         UINT32_MAX - 1);
     for (int t = 0; t < SR_EVENT_TYPE_COUNT; t++)
         if (!(c->weight[t] >= 0 && c->weight[t] <= 1e6))
             return sr_seterr(errbuf, errlen, SR_ECONFIG,
@@ -197,8 +203,58 @@ static inline void count_applied(struct feat *f, const struct sr_event *ev)
 {
     if (f->user_events[ev->user] < UINT32_MAX)
         f->user_events[ev->user]++;
-    if (f->item_events[ev->item] < UINT32_MAX)
-        f->item_events[ev->item]++;
+    if (f->item_events[ev->item] < UINT32_MAX &&
+        ++f->item_events[ev->item] == (uint64_t)f->set.cfg.item_min_events &&
+        f->set.cfg.item_min_events > 1)
+        f->st.items_cold--; /* its events are learned from now on */
+}
+
+/* ---- memory caps ---------------------------------------------------------- */
+
+/* Has user v been idle past features.user_ttl at event time now? */
+static inline bool ttl_expired(const struct feat *f, const struct feat_user *v, int64_t now)
+{
+    return f->set.cfg.user_ttl_ms > 0 && now - v->last_ts > f->set.cfg.user_ttl_ms;
+}
+
+/* The id a new user takes over, or UINT32_MAX for a new id. At
+ * learner.max_users: the CLOCK sweep's victim (an expired user at once, else
+ * the first without a reference bit, clearing the bits it passes; at most
+ * two rounds). Below it, with user_ttl: the first expired user of two probed
+ * ids, so expired ids are found faster than new ones are handed out. */
+static uint32_t evict_pick(struct feat *f, int64_t now)
+{
+    uint32_t n = sr_intern_count(f->users);
+    if (n == 0)
+        return UINT32_MAX;
+    if (f->set.cfg.max_users > 0 && n >= (uint64_t)f->set.cfg.max_users) {
+        for (;;) {
+            uint32_t v = f->clock_hand < n ? f->clock_hand : 0;
+            f->clock_hand = v + 1 < n ? v + 1 : 0;
+            struct feat_user *u = &f->user[v];
+            if (!ttl_expired(f, u, now) && (u->flags & FEAT_USER_REF)) {
+                u->flags &= (uint8_t)~FEAT_USER_REF;
+                continue;
+            }
+            return v;
+        }
+    }
+    if (f->set.cfg.user_ttl_ms > 0)
+        for (int k = 0; k < 2; k++) {
+            uint32_t v = f->ttl_hand < n ? f->ttl_hand : 0;
+            f->ttl_hand = v + 1 < n ? v + 1 : 0;
+            if (ttl_expired(f, &f->user[v], now))
+                return v;
+        }
+    return UINT32_MAX;
+}
+
+/* The stage's own state of user v, back to that of a new user. */
+static void forget_user(struct feat *f, uint32_t v)
+{
+    memset(&f->user[v], 0, sizeof f->user[v]); /* sessions, bot window, recent items */
+    f->user_events[v] = 0;
+    f->st.users_evicted++;
 }
 
 static int skip(struct feat *f, enum feat_skip r)
@@ -245,14 +301,39 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     if (f->dedup.window_ms > 0 && feat_dedup_seen(&f->dedup, key, ts))
         return skip(f, FEAT_SKIP_DUPLICATE);
 
+    /* Item cap before anything is interned or evicted: from here on, an
+     * event that recycles a user id is admitted (a fresh user is never a
+     * bot on its first event), so the caller always hears of it. */
+    if (f->set.cfg.max_items > 0 && sr_intern_count(f->items) >= (uint64_t)f->set.cfg.max_items &&
+        sr_intern_find(f->items, raw->item_id.p, raw->item_id.len, &item) != 0)
+        return skip(f, FEAT_SKIP_ITEM_CAP);
+
     /* The user must exist to carry its bot state; reserve before interning
-     * so a failure never leaves an id without state. */
+     * so a failure never leaves an id without state. A new user may take
+     * over an evicted user's id; a known one idle past user_ttl starts
+     * fresh in place. */
+    uint8_t flags = 0;
+    int64_t now = f->has_watermark && f->st.watermark_ms > ts ? f->st.watermark_ms : ts;
     if (!known) {
-        int rc = feat_users_reserve(f, (size_t)sr_intern_count(f->users) + 1);
-        if (rc == 0)
-            rc = sr_intern_add(f->users, raw->user_id.p, raw->user_id.len, &user, NULL);
-        if (rc)
-            return rc;
+        uint32_t v = evict_pick(f, now);
+        int rc;
+        if (v != UINT32_MAX) {
+            rc = sr_intern_replace(f->users, v, raw->user_id.p, raw->user_id.len);
+            if (rc)
+                return rc;
+            forget_user(f, v);
+            user = v;
+            flags |= SR_EV_RECYCLED_USER;
+        } else {
+            rc = feat_users_reserve(f, (size_t)sr_intern_count(f->users) + 1);
+            if (rc == 0)
+                rc = sr_intern_add(f->users, raw->user_id.p, raw->user_id.len, &user, NULL);
+            if (rc)
+                return rc;
+        }
+    } else if ((f->user[user].flags & FEAT_USER_SEEN) && ttl_expired(f, &f->user[user], now)) {
+        forget_user(f, user);
+        flags |= SR_EV_RECYCLED_USER;
     }
     struct feat_user *u = &f->user[user];
     if (u->flags & FEAT_USER_BOT)
@@ -267,11 +348,19 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     int rc = feat_items_reserve(f, (size_t)sr_intern_count(f->items) + 1);
     if (rc == 0)
         rc = feat_dedup_reserve(&f->dedup);
+    bool added = false;
     if (rc == 0)
-        rc = sr_intern_add(f->items, raw->item_id.p, raw->item_id.len, &item, NULL);
+        rc = sr_intern_add(f->items, raw->item_id.p, raw->item_id.len, &item, &added);
     if (rc)
         return rc;
     prefetch_learn(f, item);
+    const int64_t min_events = f->set.cfg.item_min_events;
+    if (added && min_events > 1)
+        f->st.items_cold++;
+    if (min_events > 1 && (int64_t)f->item_events[item] + 1 < min_events) {
+        flags |= SR_EV_ITEM_COLD;
+        f->st.cold_events++;
+    }
 
     /* Admitted: commit the filters' memory. */
     if (!f->has_watermark || ts > f->st.watermark_ms) {
@@ -286,6 +375,10 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     u->bot_count = bot_count;
     if (feat_session_assign(&f->set, u, ts))
         f->st.sessions++;
+    /* A user's first event leaves the bit clear, so one-off users go at
+     * the hand's next pass and users who came back get a second chance. */
+    if (f->set.cfg.max_users > 0 && known && !(flags & SR_EV_RECYCLED_USER))
+        u->flags |= FEAT_USER_REF;
     f->st.admitted++;
 
     ev->ts_ms = ts;
@@ -293,6 +386,7 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
     ev->item = item;
     ev->session = u->session;
     ev->type = (uint8_t)raw->type;
+    ev->flags = flags;
     ev->weight = f->set.weight[raw->type];
     return FEAT_OK;
 }
@@ -328,6 +422,7 @@ const char *feat_skip_name(enum feat_skip r)
         [FEAT_SKIP_DUPLICATE] = "duplicate",
         [FEAT_SKIP_BOT] = "bot",
         [FEAT_SKIP_LATE] = "late",
+        [FEAT_SKIP_ITEM_CAP] = "item_cap",
     };
     return (unsigned)r < FEAT_SKIP_COUNT ? names[r] : "unknown";
 }

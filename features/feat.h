@@ -10,6 +10,24 @@
  *         feat_learn(f, &ev);             // popularity, co-visitation,
  *     }                                   // recent items
  *
+ * Memory caps. With learner.max_users a new user at the cap takes over the
+ * dense id of a least recently active user (a CLOCK sweep: every admitted
+ * event of a returning user sets its reference bit, the hand clears set
+ * bits and evicts the first user without one, so no allocation and O(1)
+ * amortized; a new user survives at least one turn of the hand, and one-off
+ * users go before users who came back); with
+ * features.user_ttl a user idle longer than that (event time) is evicted
+ * too: a new user may take its id (two ids are probed per new user), and
+ * its own next event starts it fresh in place. Either way the event comes
+ * out with SR_EV_RECYCLED_USER (core/event.h) and the caller makes every
+ * other module forget the id before using it. The stage's own state of the
+ * user (sessions, bot window, recent items, counts) is reset here, and the
+ * user table reuses the old string's storage. Items are never evicted:
+ * with learner.max_items an event of a new item at the cap is skipped
+ * (FEAT_SKIP_ITEM_CAP), which keeps item ids, popularity and co-visitation
+ * stable. features.item_min_events marks events of items with fewer events
+ * SR_EV_ITEM_COLD (the model skips them; everything else here sees them).
+ *
  * Learner thread only; nothing here is thread-safe. Arrays returned by
  * accessors are borrowed and valid until the next feat_admit()/feat_learn(). */
 #ifndef SR_FEAT_H
@@ -32,6 +50,7 @@ enum feat_skip {
     FEAT_SKIP_DUPLICATE, /* same event_id, or exact repeat, within dedup_window */
     FEAT_SKIP_BOT,       /* user exceeded bot_max_events within bot_window */
     FEAT_SKIP_LATE,      /* older than watermark - allowed_lateness */
+    FEAT_SKIP_ITEM_CAP,  /* a new item while learner.max_items items are known */
     FEAT_SKIP_COUNT
 };
 
@@ -47,6 +66,9 @@ struct feat_stats {
     uint64_t bots;                     /* users flagged as bots */
     uint64_t sessions;                 /* sessions started */
     int64_t watermark_ms;              /* latest event time admitted */
+    uint64_t users_evicted;            /* users forgotten (max_users, user_ttl); their ids reused */
+    uint64_t cold_events;              /* admitted with SR_EV_ITEM_COLD (not learned by MF) */
+    uint64_t items_cold;               /* gauge: items below features.item_min_events */
 };
 
 /** Returns a new feature stage, or NULL with errbuf filled. cfg is copied. */
@@ -57,7 +79,9 @@ void feat_free(struct feat *f);
 /** Validates raw, filters it and interns its ids. Returns FEAT_OK and fills
  * *ev (weight from features.weight.*; 0 = not a positive), a positive
  * enum feat_skip when the event is dropped (counted), or a negative sr_err
- * (SR_ENOMEM, SR_EFULL) when it cannot continue. Updates only the filters'
+ * (SR_ENOMEM, SR_EFULL) when it cannot continue. ev->flags carries
+ * SR_EV_RECYCLED_USER and SR_EV_ITEM_COLD (see above); an event that
+ * recycles a user id is always admitted. Updates only the filters'
  * own memory (de-dup, bot rate, watermark, sessions): statistics that
  * evaluation reads are unchanged until feat_learn(). */
 int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *ev);
@@ -68,7 +92,8 @@ int feat_admit(struct feat *f, const struct sr_raw_event *raw, struct sr_event *
 int feat_learn(struct feat *f, const struct sr_event *ev);
 
 /** Stable name of a skip reason, used as a report and metrics key:
- * "bad_user", "bad_item", "bad_time", "bad_type", "duplicate", "bot", "late". */
+ * "bad_user", "bad_item", "bad_time", "bad_type", "duplicate", "bot", "late",
+ * "item_cap". */
 const char *feat_skip_name(enum feat_skip r);
 void feat_stats(const struct feat *f, struct feat_stats *out);
 
@@ -113,8 +138,8 @@ uint32_t feat_user_events(const struct feat *f, uint32_t user);
 uint32_t feat_item_events(const struct feat *f, uint32_t item);
 
 /** Adds the stage's checkpoint sections to w (core/ckpt.h): CK_SEC_USER_IDS,
- * CK_SEC_ITEM_IDS, CK_SEC_FEAT_USERS, _DEDUP, _POP, _COVIS, _STATS and
- * _COUNTS. A copy of the state (bulk memcpy where the layout allows), on the
+ * CK_SEC_ITEM_IDS, CK_SEC_FEAT_USERS, _DEDUP, _POP, _COVIS, _STATS, _COUNTS
+ * and _EVICT. A copy of the state (bulk memcpy where the layout allows), on the
  * learner thread. Returns 0, SR_ENOMEM (w is then unfit to write), or
  * SR_EINVAL when w already holds one of these sections. */
 int feat_save(const struct feat *f, struct ck_writer *w);

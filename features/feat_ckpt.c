@@ -21,6 +21,16 @@
  *               has_watermark
  *   feat_counts u32 n_users, u32 n_items, u32 user_events[n_users],
  *               u32 item_events[n_items]
+ *   feat_evict  u32 clock_hand, u32 ttl_hand, u64 users_evicted, u64
+ *               cold_events (the CLOCK reference bits are the users' flags;
+ *               evicted ids are reused at once, so there is no id free list,
+ *               and the user table's string free lists are storage only).
+ *               Optional on load: a checkpoint from before memory caps has
+ *               none and loads with both hands at 0.
+ *
+ * feat_stats written by a build with fewer skip reasons loads with the
+ * newer reasons at 0. The gauge of items below item_min_events is not
+ * stored: loading recounts it from item_events under this configuration.
  *
  * Settings that shape the state (windows, list sizes, de-dup memory) are
  * stored with it and compared on load (SR_ECONFIG); everything else a loader
@@ -50,7 +60,7 @@ _Static_assert(sizeof(struct feat_recent) == 16 && offsetof(struct feat_recent, 
 _Static_assert(sizeof(struct feat_dedup_ent) == 16 && offsetof(struct feat_dedup_ent, ts) == 8,
                "feat_dedup_ent layout is saved as is");
 
-#define USER_FLAGS (FEAT_USER_SEEN | FEAT_USER_BOT)
+#define USER_FLAGS (FEAT_USER_SEEN | FEAT_USER_BOT | FEAT_USER_REF)
 
 /* ---- save ----------------------------------------------------------------- */
 
@@ -161,10 +171,18 @@ static void save_counts(const struct feat *f, struct ck_buf *b)
     ck_put(b, f->item_events, (size_t)ni * sizeof(uint32_t));
 }
 
+static void save_evict(const struct feat *f, struct ck_buf *b)
+{
+    ck_put_u32(b, f->clock_hand);
+    ck_put_u32(b, f->ttl_hand);
+    ck_put_u64(b, f->st.users_evicted);
+    ck_put_u64(b, f->st.cold_events);
+}
+
 int feat_save(const struct feat *f, struct ck_writer *w)
 {
     uint32_t n_items = sr_intern_count(f->items);
-    struct ck_buf *b[8];
+    struct ck_buf *b[9];
     /* ck_section refuses only an id already there (or a full table). */
     if (!(b[0] = ck_section(w, CK_SEC_USER_IDS, "user_ids")) ||
         !(b[1] = ck_section(w, CK_SEC_ITEM_IDS, "item_ids")) ||
@@ -173,7 +191,8 @@ int feat_save(const struct feat *f, struct ck_writer *w)
         !(b[4] = ck_section(w, CK_SEC_FEAT_POP, "feat_pop")) ||
         !(b[5] = ck_section(w, CK_SEC_FEAT_COVIS, "feat_covis")) ||
         !(b[6] = ck_section(w, CK_SEC_FEAT_STATS, "feat_stats")) ||
-        !(b[7] = ck_section(w, CK_SEC_FEAT_COUNTS, "feat_counts")))
+        !(b[7] = ck_section(w, CK_SEC_FEAT_COUNTS, "feat_counts")) ||
+        !(b[8] = ck_section(w, CK_SEC_FEAT_EVICT, "feat_evict")))
         return SR_EINVAL;
     sr_intern_save(f->users, b[0]);
     sr_intern_save(f->items, b[1]);
@@ -183,7 +202,8 @@ int feat_save(const struct feat *f, struct ck_writer *w)
     save_covis(&f->covis, n_items, b[5]);
     save_stats(f, b[6]);
     save_counts(f, b[7]);
-    for (size_t i = 0; i < 8; i++)
+    save_evict(f, b[8]);
+    for (size_t i = 0; i < 9; i++)
         if (b[i]->failed)
             return SR_ENOMEM;
     return 0;
@@ -421,10 +441,10 @@ static int load_stats(struct feat *f, const struct ck_file *file, char *errbuf, 
         return rc;
     struct feat_stats *st = &f->st;
     uint32_t n_skip = ck_get_u32(&r);
-    if (!r.failed && n_skip != FEAT_SKIP_COUNT)
+    if (!r.failed && (n_skip > FEAT_SKIP_COUNT || n_skip < FEAT_SKIP_LATE + 1))
         return CORRUPT("feat_stats", "%u skip reasons, this build has %d", n_skip, FEAT_SKIP_COUNT);
     st->admitted = ck_get_u64(&r);
-    for (int k = 0; k < FEAT_SKIP_COUNT; k++)
+    for (uint32_t k = 0; k < n_skip; k++) /* reasons added later stay 0 */
         st->skipped[k] = ck_get_u64(&r);
     st->out_of_order = ck_get_u64(&r);
     st->bots = ck_get_u64(&r);
@@ -458,6 +478,29 @@ static int load_counts(struct feat *f, const struct ck_file *file, char *errbuf,
     return 0;
 }
 
+static int load_evict(struct feat *f, const struct ck_file *file, char *errbuf, size_t errlen)
+{
+    uint32_t n_users = sr_intern_count(f->users), n_items = sr_intern_count(f->items);
+    int64_t min_events = f->set.cfg.item_min_events;
+    f->st.items_cold = 0;
+    for (uint32_t i = 0; min_events > 1 && i < n_items; i++)
+        if ((int64_t)f->item_events[i] < min_events)
+            f->st.items_cold++;
+    struct ck_rd r;
+    if (ck_find(file, CK_SEC_FEAT_EVICT, &r) != 0)
+        return 0; /* written before memory caps */
+    f->clock_hand = ck_get_u32(&r);
+    f->ttl_hand = ck_get_u32(&r);
+    f->st.users_evicted = ck_get_u64(&r);
+    f->st.cold_events = ck_get_u64(&r);
+    if (!ck_rd_ok(&r))
+        return CORRUPT("feat_evict", "%s", r.failed ? "truncated" : "bytes left over");
+    if (f->clock_hand > n_users || f->ttl_hand > n_users)
+        return CORRUPT("feat_evict", "sweep positions %u, %u beyond %u users", f->clock_hand,
+                       f->ttl_hand, n_users);
+    return 0;
+}
+
 int feat_load(struct feat *f, const struct ck_file *file, char *errbuf, size_t errlen)
 {
     if (sr_intern_count(f->users) || sr_intern_count(f->items) || f->st.admitted ||
@@ -473,7 +516,8 @@ int feat_load(struct feat *f, const struct ck_file *file, char *errbuf, size_t e
         return sr_seterr(errbuf, errlen, SR_ENOMEM, "features: out of memory loading a checkpoint");
     if ((rc = load_users(f, file, errbuf, errlen)) || (rc = load_dedup(f, file, errbuf, errlen)) ||
         (rc = load_pop(f, file, errbuf, errlen)) || (rc = load_covis(f, file, errbuf, errlen)) ||
-        (rc = load_stats(f, file, errbuf, errlen)) || (rc = load_counts(f, file, errbuf, errlen)))
+        (rc = load_stats(f, file, errbuf, errlen)) || (rc = load_counts(f, file, errbuf, errlen)) ||
+        (rc = load_evict(f, file, errbuf, errlen)))
         return rc;
     return 0;
 }

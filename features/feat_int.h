@@ -118,6 +118,7 @@ int feat_dedup_restore(struct feat_dedup *d, const void *ents, size_t n);
 
 #define FEAT_USER_SEEN 1u /* has an admitted event (session state valid) */
 #define FEAT_USER_BOT  2u /* flagged: every later event is dropped */
+#define FEAT_USER_REF  4u /* CLOCK reference bit: active since the hand passed (max_users) */
 
 /** Everything kept per user (32 bytes); the user's recent items live in a
  * pool indexed by the same dense user id (struct feat_covis). */
@@ -238,6 +239,8 @@ struct feat {
     struct feat_dedup dedup;
     struct feat_stats st;
     bool has_watermark;
+    uint32_t clock_hand; /* next user the eviction sweep looks at (max_users) */
+    uint32_t ttl_hand;   /* next user probed for user_ttl below the cap */
 
     /* Statistics (feat_learn). */
     struct feat_pop pop;

@@ -137,6 +137,41 @@ int hist_add(struct hist *h, const struct sr_event *ev)
     return 0;
 }
 
+/* Removes the pair at slot i: backward-shift deletion (linear probing). */
+static void pair_delete(struct hist *h, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & h->pairs_mask;
+        uint64_t k = h->pairs[j];
+        if (!k)
+            break;
+        size_t home = (size_t)sr_mix64(k) & h->pairs_mask;
+        if (((j - home) & h->pairs_mask) >= ((j - i) & h->pairs_mask)) {
+            h->pairs[i] = k;
+            i = j;
+        }
+    }
+    h->pairs[i] = 0;
+}
+
+void hist_forget_user(struct hist *h, uint32_t user)
+{
+    if (user >= h->cap_users)
+        return;
+    struct user_items *u = &h->users[user];
+    for (uint32_t j = 0; j < u->n_seen; j++) {
+        size_t slot = pair_slot(h, pair_key(user, u->seen[j]));
+        if (h->pairs[slot]) {
+            pair_delete(h, slot);
+            h->n_pairs--;
+        }
+    }
+    free(u->seen);
+    free(u->bought);
+    memset(u, 0, sizeof *u);
+}
+
 const uint32_t *hist_items(const struct hist *h, uint32_t user, uint32_t *n)
 {
     if (user >= h->cap_users) {

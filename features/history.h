@@ -22,6 +22,9 @@ void hist_free(struct hist *h);
 /** Records that ev's user touched ev's item (and bought it, for a
  * PURCHASE). Returns 0 or SR_ENOMEM. */
 int hist_add(struct hist *h, const struct sr_event *ev);
+/** Forgets everything of user (a recycled id, SR_EV_RECYCLED_USER): its
+ * lists and pairs go, the lists' memory is freed. O(items of the user). */
+void hist_forget_user(struct hist *h, uint32_t user);
 /** Has user touched item before? */
 bool hist_seen(const struct hist *h, uint32_t user, uint32_t item);
 /** The user's distinct items in first-touch order, *n of them; borrowed,

@@ -92,6 +92,11 @@ int eval_observe(struct eval *e, const struct sr_event *ev)
     return hist_add(e->hist, ev);
 }
 
+void eval_forget_user(struct eval *e, uint32_t user)
+{
+    hist_forget_user(e->hist, user);
+}
+
 /* ---- ranking ---------------------------------------------------------- */
 
 /* Does item a (score sa) rank above item b (score sb)? Ties go to the

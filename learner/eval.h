@@ -70,6 +70,10 @@ bool eval_will_score(const struct eval *e, const struct sr_event *ev);
 /** Adds ev to its user's history (seen items, purchases). Returns 0 or SR_ENOMEM. */
 int eval_observe(struct eval *e, const struct sr_event *ev);
 
+/** Forgets the user's history (a recycled id: SR_EV_RECYCLED_USER), so its
+ * next events are scored as a new user's. */
+void eval_forget_user(struct eval *e, uint32_t user);
+
 /** Averages so far for one system in one mode. */
 void eval_result(const struct eval *e, enum eval_mode mode, enum eval_sys sys,
                  struct eval_metrics *out);

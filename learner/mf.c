@@ -394,10 +394,11 @@ static void mf_step(struct mf *m, const struct sr_event *ev, const uint32_t *neg
     m->st.updates++;
 }
 
-/* Weight 0 (and anything not > 0, NaN included) is not a positive. */
+/* Weight 0 (and anything not > 0, NaN included) is not a positive; an
+ * event of an item below features.item_min_events is not learned. */
 static inline bool mf_is_positive(const struct sr_event *ev)
 {
-    return ev->weight > 0.0f;
+    return ev->weight > 0.0f && !(ev->flags & SR_EV_ITEM_COLD);
 }
 
 static inline bool mf_rows_exist(const struct mf *m, const struct sr_event *ev)
@@ -517,6 +518,12 @@ int mf_reserve(struct mf *m, uint32_t n_users, uint32_t n_items)
     if (n_items > st->n_items)
         st->n_items = n_items;
     return 0;
+}
+
+void mf_forget_user(struct mf *m, uint32_t user)
+{
+    if (user < m->st.n_users)
+        mf_init_row(m, MF_KIND_USER, user, mf_urow(m, user), mf_uacc(m, user));
 }
 
 int mf_update(struct mf *m, const struct sr_event *ev)

@@ -33,9 +33,15 @@ void mf_free(struct mf *m);
 /** Makes sure rows exist for users [0, n_users) and items [0, n_items),
  * initialising new ones. Returns 0, SR_ENOMEM or SR_EFULL. */
 int mf_reserve(struct mf *m, uint32_t n_users, uint32_t n_items);
+/** The user's row (factors and AdaGrad accumulator) back to its initial
+ * value: the same deterministic function of (seed, user id) a fresh row
+ * gets, so a recycled dense id (SR_EV_RECYCLED_USER) starts exactly like a
+ * new user would with that id. Learn pending events of the old owner
+ * first. No-op for a user without a row. */
+void mf_forget_user(struct mf *m, uint32_t user);
 /** One learning step for a positive event (ev->weight > 0 scales the step;
- * weight 0 is a no-op). Rows must exist (mf_reserve). Returns 0, or
- * SR_ERANGE (nothing learned) when the user's or item's row is missing. */
+ * weight 0, and an event flagged SR_EV_ITEM_COLD, is a no-op). Rows must exist (mf_reserve).
+ * Returns 0, or SR_ERANGE (nothing learned) when the user's or item's row is missing. */
 int mf_update(struct mf *m, const struct sr_event *ev);
 /** The same as calling mf_update() on each of evs[0..n) in order, with
  * memory prefetching across events; gives bit-identical results. Returns 0,
