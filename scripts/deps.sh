@@ -13,8 +13,9 @@ BUILD_PACKAGES="build-essential pkg-config
 librdkafka-dev libavro-dev libhiredis-dev libopenblas-dev check
 libinih-dev libjansson-dev zlib1g-dev libxxhash-dev"
 # What the tests, the demo and the tools around them need as well
-# (python3-yaml: tests/e2e/docker_lint.sh parses docker/compose.yaml).
-TOOL_PACKAGES="gzip redis-server kcat clang clang-format jq python3-yaml"
+# (python3-yaml: tests/e2e/docker_lint.sh parses docker/compose.yaml;
+# libclang-rt-14-dev: libFuzzer for make test-fuzz, only recommended by clang).
+TOOL_PACKAGES="gzip redis-server kcat clang libclang-rt-14-dev clang-format jq python3-yaml"
 PACKAGES="$BUILD_PACKAGES $TOOL_PACKAGES"
 
 if [ "${1:-}" = "--list" ]; then
