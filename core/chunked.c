@@ -1,11 +1,13 @@
 /* core/chunked.c - chunked arrays with stable element addresses.
  *
  * Small chunks come from aligned_alloc() and are zeroed with memset. Chunks
- * of SR_CHUNKED_HUGE bytes or more are mapped directly (mmap, 2 MiB-aligned,
- * offered to transparent huge pages): fresh anonymous pages are zero
- * already, so the kernel zeroes each page once, when it is first touched,
- * instead of a memset faulting every page in up front and the owner then
- * writing it again (the model's rows are all written by their initialiser). */
+ * of MAP_MIN bytes or more are mapped directly (mmap: page-aligned, and
+ * from SR_CHUNKED_HUGE bytes 2 MiB-aligned and offered to transparent huge
+ * pages): fresh anonymous pages are zero already, so the kernel zeroes each
+ * page once, when it is first touched, instead of a memset faulting every
+ * page in up front and the owner then writing it again (the model's rows
+ * are all written by their initialiser), and the untouched tail of a
+ * half-used chunk costs no memory. */
 #include "core/chunked.h"
 #include "core/err.h"
 
@@ -14,18 +16,26 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#define MAP_MIN ((size_t)1 << 16) /* chunks this big are mmap'd */
+
 /* Bytes of one chunk as allocated: rounded up to its alignment. */
 static size_t chunk_bytes(const struct sr_chunked *c, size_t *align)
 {
     size_t bytes = ((size_t)1 << c->chunk_bits) * c->elem_size;
-    *align = bytes >= SR_CHUNKED_HUGE ? SR_CHUNKED_HUGE : SR_CHUNKED_ALIGN;
+    *align = bytes >= SR_CHUNKED_HUGE ? SR_CHUNKED_HUGE
+             : bytes >= MAP_MIN      ? MAP_MIN
+                                     : SR_CHUNKED_ALIGN;
     return (bytes + *align - 1) & ~(*align - 1);
 }
 
-/* A zero-filled mapping of bytes (a multiple of SR_CHUNKED_HUGE) aligned to
- * SR_CHUNKED_HUGE, or NULL. */
-static void *map_huge(size_t bytes)
+/* A zero-filled mapping of bytes (a multiple of MAP_MIN), or NULL; from
+ * SR_CHUNKED_HUGE bytes aligned to it and offered to huge pages. */
+static void *map_chunk(size_t bytes)
 {
+    if (bytes < SR_CHUNKED_HUGE) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
     size_t span = bytes + SR_CHUNKED_HUGE;
     char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -56,7 +66,7 @@ void sr_chunked_free(struct sr_chunked *c)
     size_t align;
     size_t bytes = chunk_bytes(c, &align);
     for (size_t i = 0; i < c->n_chunks; i++) {
-        if (align == SR_CHUNKED_HUGE)
+        if (align >= MAP_MIN)
             munmap(c->chunks[i], bytes);
         else
             free(c->chunks[i]);
@@ -78,8 +88,8 @@ int sr_chunked_reserve(struct sr_chunked *c, size_t n)
         size_t align;
         size_t bytes = chunk_bytes(c, &align);
         void *chunk;
-        if (align == SR_CHUNKED_HUGE) {
-            chunk = map_huge(bytes);
+        if (align >= MAP_MIN) {
+            chunk = map_chunk(bytes);
         } else {
             chunk = aligned_alloc(align, bytes);
             if (chunk)
