@@ -49,8 +49,8 @@ struct state_parts {
  * offs[0..n_offs) and every part into a new writer (the copy). NULL with
  * the reason in errbuf (out of memory). */
 struct ck_writer *state_capture(const struct sr_config *cfg, const struct state_parts *p,
-                                const char *meta_json, const struct ks_offset *offs,
-                                size_t n_offs, char *errbuf, size_t errlen);
+                                const char *meta_json, const struct ks_offset *offs, size_t n_offs,
+                                char *errbuf, size_t errlen);
 
 /** The newest checkpoint in dir that opens and passes its checksums; each
  * newer one that does not is skipped with a warning naming the file and
@@ -85,9 +85,9 @@ struct state_result {
     bool ok;
     uint64_t seq;
     char path[STATE_PATH_MAX];
-    char error[512];      /* when !ok */
-    double write_s;       /* write + fsync + rename */
-    size_t bytes;         /* file payload bytes */
+    char error[512];        /* when !ok */
+    double write_s;         /* write + fsync + rename */
+    size_t bytes;           /* file payload bytes */
     struct ks_offset *offs; /* owned: the checkpoint's offsets (free()) */
     size_t n_offs;
     uint64_t messages; /* the submitter's message count at capture */
@@ -97,8 +97,7 @@ struct state_writer;
 
 /** Creates cfg->dir (and parents) when missing and starts the thread.
  * NULL with the reason (directory not creatable, not writable). */
-struct state_writer *state_writer_new(const struct sr_state_cfg *cfg, char *errbuf,
-                                      size_t errlen);
+struct state_writer *state_writer_new(const struct sr_state_cfg *cfg, char *errbuf, size_t errlen);
 /** Waits for a write in progress, stops the thread. NULL-safe. */
 void state_writer_free(struct state_writer *w);
 
