@@ -959,8 +959,15 @@ int daemon_run(struct daemon *d)
         struct ks_msg m;
         int prc = ks_poll(d->ks, wait, &m);
         d->idle = prc == SR_EAGAIN;
-        if (prc == SR_EAGAIN)
+        if (prc == SR_EAGAIN) {
+            /* Idle: what was applied since the last capture is still due
+             * by time (else it, and the commit that follows, wait for the
+             * next message). */
+            uint64_t msgs = d->messages_base + d->applied_here;
+            if (d->sw && msgs != d->ckpt_messages && (rc = maybe_checkpoint(d, now, msgs)) != 0)
+                break;
             continue;
+        }
         if (prc < 0) {
             rc = prc;
             break;
