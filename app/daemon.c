@@ -947,7 +947,13 @@ int daemon_run(struct daemon *d)
 
     while (!atomic_load(&d->stop)) {
         double now = sr_mono_s();
-        if (d->sw && (d->ckpt_failing || d->paused) && (rc = checkpoint_guard(d, now)) != 0)
+        /* At the bound, a write that failed meanwhile must be seen now, not
+         * at the next publish round: the guard takes in its result. */
+        if (d->sw &&
+            (d->ckpt_failing || d->paused ||
+             d->messages_base + d->applied_here - d->ckpt_durable_messages >=
+                 uncheckpointed_max(d)) &&
+            (rc = checkpoint_guard(d, now)) != 0)
             break;
         if (now >= d->next_round) {
             if ((rc = round_publish(d, false)) != 0)
