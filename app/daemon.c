@@ -975,7 +975,13 @@ int daemon_run(struct daemon *d)
 
     while (!atomic_load(&d->stop)) {
         double now = sr_mono_s();
-        if (d->sw && (d->ckpt_failing || d->paused) && (rc = checkpoint_guard(d, now)) != 0)
+        /* At the bound, a write that failed meanwhile must be seen now, not
+         * at the next publish round: the guard takes in its result. */
+        if (d->sw &&
+            (d->ckpt_failing || d->paused ||
+             d->messages_base + d->applied_here - d->ckpt_durable_messages >=
+                 uncheckpointed_max(d)) &&
+            (rc = checkpoint_guard(d, now)) != 0)
             break;
         if (now >= d->next_round) {
             if ((rc = round_publish(d, false)) != 0)
@@ -987,8 +993,15 @@ int daemon_run(struct daemon *d)
         struct ks_msg m;
         int prc = ks_poll(d->ks, wait, &m);
         d->idle = prc == SR_EAGAIN;
-        if (prc == SR_EAGAIN)
+        if (prc == SR_EAGAIN) {
+            /* Idle: what was applied since the last capture is still due
+             * by time (else it, and the commit that follows, wait for the
+             * next message). */
+            uint64_t msgs = d->messages_base + d->applied_here;
+            if (d->sw && msgs != d->ckpt_messages && (rc = maybe_checkpoint(d, now, msgs)) != 0)
+                break;
             continue;
+        }
         if (prc < 0) {
             rc = prc;
             break;

@@ -306,7 +306,11 @@ static void *writer_main(void *arg)
 
 struct state_writer *state_writer_new(const struct sr_state_cfg *cfg, char *errbuf, size_t errlen)
 {
-    if (mkdirs(cfg->dir) != 0 || access(cfg->dir, W_OK) != 0) {
+    /* mkdir's EEXIST also covers a regular file of that name, and access()
+     * grants root W_OK on anything: the type is checked explicitly. */
+    struct stat st;
+    if (mkdirs(cfg->dir) != 0 || stat(cfg->dir, &st) != 0 ||
+        (!S_ISDIR(st.st_mode) && (errno = ENOTDIR)) || access(cfg->dir, W_OK) != 0) {
         sr_seterr(errbuf, errlen, SR_EIO, "state.dir %s: %s", cfg->dir, strerror(errno));
         return NULL;
     }

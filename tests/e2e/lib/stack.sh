@@ -5,7 +5,7 @@
 #   NAME=mytest
 #   . "$(dirname "$0")/lib/stack.sh"
 #   need kcat redis-server redis-cli     # skips the test (0 passed) if missing
-#   start_broker 2                       # sets BPID and BOOT
+#   start_broker 2 [--brokers 3]         # sets BPID and BOOT (options passed on)
 #   pick_port; start_redis               # sets port and RPID; rcli talks to it
 #   ... ok / bad "what" ...; DPID=<daemon pid> is killed at exit, and a
 #   function cleanup_extra, if the test defines one, is called first
@@ -53,9 +53,12 @@ need() {
     done
 }
 
-# start_broker PARTITIONS: a development broker; BOOT gets its address.
+# start_broker PARTITIONS [OPTIONS...]: a development broker; BOOT gets its
+# address (a list with --brokers N).
 start_broker() {
-    "$BIN" broker --partitions "$1" >"$T/b.out" 2>"$T/b.err" &
+    _parts=$1
+    shift
+    "$BIN" broker --partitions "$_parts" "$@" >"$T/b.out" 2>"$T/b.err" &
     BPID=$!
     i=0
     while [ -z "$BOOT" ] && [ $i -lt 100 ]; do
