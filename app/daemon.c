@@ -419,8 +419,8 @@ static int checkpoint_guard(struct daemon *d, double now)
         d->paused = pause;
         if (pause)
             SR_ERROR(SR_MOD_APP,
-                     "%" PRIu64 " messages past the last checkpoint and state.dir %s not "
-                     "writable: consuming paused until a checkpoint succeeds",
+                     "%" PRIu64 " messages past the last checkpoint and checkpoints to "
+                     "state.dir %s failing: consuming paused until one succeeds",
                      behind, d->cfg.state.dir);
     }
     return 0;

@@ -111,7 +111,7 @@ phase() {
         bad "$WHAT: paused $behind events past the last durable checkpoint, want $CKE"
     grep -q "ERROR app: checkpoint not written: checkpoint $SD/" "$T/run.err" && ok ||
         bad "$WHAT: no ERROR naming $SD: $(grep ERROR "$T/run.err" | tail -2)"
-    grep -q "ERROR app: .* state.dir $SD not writable: consuming paused" "$T/run.err" && ok ||
+    grep -q "ERROR app: .* state.dir $SD failing: consuming paused" "$T/run.err" && ok ||
         bad "$WHAT: no pause ERROR naming $SD"
     WHAT="$WHAT (while failing)" all_valid "$4"
     alive "$WHAT"
