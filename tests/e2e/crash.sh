@@ -16,6 +16,7 @@
 # `make test-crash` runs the long variant (20 kills).
 NAME=crash
 . "$(dirname "$0")/lib/stack.sh"
+. "$(dirname "$0")/lib/faults.sh"
 need redis-server redis-cli jq
 
 KILLS=${CRASH_KILLS:-5}
@@ -33,18 +34,11 @@ cleanup_extra() {
 start_broker "$PARTS"
 pick_port
 start_redis
-"$BIN" gen --events "$EVENTS" --seed 11 --out "$T/g.csv" 2>"$T/gen.err" || {
-    bad "gen failed: $(cat "$T/gen.err")"
-    finish
-}
+# $T/g.csv and its ground truth $T/truth.tsv (lib/faults.sh)
+gen_stream "$EVENTS" 11
 
-# Ground truth: every event is applied (de-dup, bot filter and lateness
-# off), so each user's and item's count is its number of lines.
-awk -F, 'NR > 1 { print "user\t" $3; print "item\t" $4 }' "$T/g.csv" | sort | uniq -c |
-    awk '{ print $2 "\t" $3 "\t" $1 }' | sort >"$T/truth.tsv"
-
-# daemon_ini NAME GROUP NAMESPACE: a config of its own state dir.
-daemon_ini() {
+# crash_ini NAME GROUP NAMESPACE: a daemon config of its own state dir.
+crash_ini() {
     cat >"$T/$1.ini" <<EOF
 [kafka]
 bootstrap.servers = $BOOT
@@ -66,10 +60,10 @@ checkpoint_events = 20000
 interval = 1s
 EOF
 }
-daemon_ini victim crash-victim victim
-daemon_ini ref crash-ref ref
+crash_ini victim crash-victim victim
+crash_ini ref crash-ref ref
 
-applied() { rcli HGET "$1:model" events_applied 2>/dev/null | tr -d '\r'; }
+applied_ns() { rcli HGET "$1:model" events_applied 2>/dev/null | tr -d '\r'; }
 
 "$BIN" run -c "$T/ref.ini" >"$T/ref.out" 2>"$T/ref.err" &
 REF=$!
@@ -88,7 +82,7 @@ last=0
 while [ "$kills" -lt "$KILLS" ]; do
     i=0
     while [ $i -lt 200 ]; do
-        a=$(applied victim)
+        a=$(applied_ns victim)
         [ -n "$a" ] && [ "$a" -gt "$last" ] && break
         sleep 0.05
         i=$((i + 1))
@@ -99,7 +93,7 @@ while [ "$kills" -lt "$KILLS" ]; do
     kill -KILL "$DPID" 2>/dev/null
     wait "$DPID" 2>/dev/null
     kills=$((kills + 1))
-    last=$(applied victim)
+    last=$(applied_ns victim)
     last=${last:-0}
     "$BIN" run -c "$T/victim.ini" >"$T/victim.$kills.out" 2>"$T/victim.$kills.err" &
     DPID=$!
@@ -115,11 +109,11 @@ PROD=""
 # checkpoint is written at SIGTERM).
 for who in victim ref; do
     i=0
-    while [ "$(applied $who)" -lt "$EVENTS" ] 2>/dev/null && [ $i -lt 1200 ]; do
+    while [ "$(applied_ns $who)" -lt "$EVENTS" ] 2>/dev/null && [ $i -lt 1200 ]; do
         sleep 0.1
         i=$((i + 1))
     done
-    [ "$(applied $who)" = "$EVENTS" ] && ok || bad "$who applied $(applied $who) of $EVENTS"
+    [ "$(applied_ns $who)" = "$EVENTS" ] && ok || bad "$who applied $(applied_ns $who) of $EVENTS"
 done
 for pid in "$DPID" "$REF"; do
     kill -TERM "$pid"

@@ -4,6 +4,7 @@
  * that never stopped (same decisions, same state, same saved bytes), the
  * applied-event counts must equal counts computed here from the admitted
  * events, and damaged or mismatched checkpoints must be refused. */
+#include "core/rng.h"
 #include "core/ckpt.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -33,12 +34,12 @@
             ck_abort_msg(__VA_ARGS__);                                                             \
     } while (0)
 
+/* splitmix64 (core/rng.h): a counter stepped by the golden ratio, mixed */
 static uint64_t rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    uint64_t x = *s;
+    *s += SR_GOLDEN64;
+    return sr_mix64(x);
 }
 
 static double rng_unit(uint64_t *s)

@@ -7,6 +7,7 @@
  * checkpoint bit for bit. The intern table's replace must keep every other
  * id reachable and reuse string storage. */
 #include "app/replay.h"
+#include "core/rng.h"
 #include "core/ckpt.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -32,12 +33,12 @@
             ck_abort_msg(__VA_ARGS__);                                                             \
     } while (0)
 
+/* splitmix64 (core/rng.h): a counter stepped by the golden ratio, mixed */
 static uint64_t rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    uint64_t x = *s;
+    *s += SR_GOLDEN64;
+    return sr_mix64(x);
 }
 
 /* Features with no filtering that could drop a test's events. */
