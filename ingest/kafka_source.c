@@ -42,6 +42,7 @@ struct ks {
     size_t n_pos, cap_pos;
     struct ks_pos *cur_pos; /* borrowed from pos: the partition of cur */
     struct ks_stats st;
+    uint64_t dlq_acked; /* dead letters the broker answered (delivered or failed) */
     /* exact mode (ks_exact) */
     bool exact;
     bool paused;              /* ks_pause(true) */
@@ -117,11 +118,18 @@ static bool is_consumer_only(const char *key)
     return false;
 }
 
+/* The per-message opaque of dead letters: tells them from the metrics
+ * records (ks_send) that share the producer. */
+static char dlq_tag;
+
 /* librdkafka calls this from rd_kafka_poll(producer) in the owner thread. */
 static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     struct ks *k = opaque;
+    if (m->_private != &dlq_tag)
+        return; /* a metrics record: ks_send's caller does not wait for it */
+    k->dlq_acked++;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         k->st.dlq_delivered++;
         return;
@@ -148,16 +156,31 @@ static rd_kafka_resp_err_t commit_offsets(struct ks *k, bool sync)
     return e;
 }
 
+/* Dead letters produced and not yet answered by the broker. */
+static uint64_t dlq_in_flight(const struct ks *k)
+{
+    return k->st.dlq_produced - k->dlq_acked;
+}
+
+/* Serves delivery reports until no dead letter is in flight, at most
+ * timeout_ms (metrics records in the same producer are not waited for). */
+static int wait_dlq(struct ks *k, int timeout_ms)
+{
+    double end = sr_mono_s() + timeout_ms / 1000.0;
+    while (dlq_in_flight(k) > 0 && sr_mono_s() < end)
+        rd_kafka_poll(k->producer, 10);
+    return dlq_in_flight(k) > 0 ? SR_EAGAIN : 0;
+}
+
 /* Flushes dead letters, then commits synchronously: before partitions are
  * taken away, and at close. */
 static int commit_now(struct ks *k, bool sync, int timeout_ms)
 {
-    rd_kafka_flush(k->producer, timeout_ms);
-    if (rd_kafka_outq_len(k->producer) > 0) {
+    if (wait_dlq(k, timeout_ms) != 0) {
         /* A dead letter still in flight: committing would skip it on a
          * crash. Keep the offsets stored; the next commit tries again. */
-        SR_WARN(SR_MOD_INGEST, "%d dead letters still in flight; commit postponed",
-                rd_kafka_outq_len(k->producer));
+        SR_WARN(SR_MOD_INGEST, "%" PRIu64 " dead letters still in flight; commit postponed",
+                dlq_in_flight(k));
         return SR_EAGAIN;
     }
     if (!k->dirty)
@@ -470,7 +493,7 @@ int ks_dlq(struct ks *k, const struct ks_msg *m, const char *reason, const char 
         rd_kafka_resp_err_t e = rd_kafka_producev(
             k->producer, RD_KAFKA_V_TOPIC(k->dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE((void *)m->value, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&dlq_tag), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) { /* h now belongs to the message */
             k->st.dlq_produced++;
             return 0;
@@ -548,10 +571,10 @@ int ks_close(struct ks *k, int timeout_ms)
         k->cur = NULL;
     }
     int rc = 0;
-    rd_kafka_flush(k->producer, timeout_ms);
-    int left = rd_kafka_outq_len(k->producer);
-    if (left > 0) {
-        SR_ERROR(SR_MOD_INGEST, "%d dead letters undelivered at shutdown", left);
+    rd_kafka_flush(k->producer, timeout_ms); /* dead letters and the last metrics */
+    if (dlq_in_flight(k) > 0) {
+        SR_ERROR(SR_MOD_INGEST, "%" PRIu64 " dead letters undelivered at shutdown",
+                 dlq_in_flight(k));
         rc = SR_EIO;
     } else if (k->dirty) {
         rd_kafka_resp_err_t e = commit_offsets(k, true);
@@ -648,6 +671,5 @@ int ks_pause(struct ks *k, bool pause)
 
 int ks_flush_dlq(struct ks *k, int timeout_ms)
 {
-    rd_kafka_flush(k->producer, timeout_ms);
-    return rd_kafka_outq_len(k->producer) > 0 ? SR_EAGAIN : 0;
+    return wait_dlq(k, timeout_ms);
 }
