@@ -23,8 +23,8 @@ static size_t chunk_bytes(const struct sr_chunked *c, size_t *align)
 {
     size_t bytes = ((size_t)1 << c->chunk_bits) * c->elem_size;
     *align = bytes >= SR_CHUNKED_HUGE ? SR_CHUNKED_HUGE
-             : bytes >= MAP_MIN      ? MAP_MIN
-                                     : SR_CHUNKED_ALIGN;
+             : bytes >= MAP_MIN       ? MAP_MIN
+                                      : SR_CHUNKED_ALIGN;
     return (bytes + *align - 1) & ~(*align - 1);
 }
 
@@ -55,13 +55,12 @@ int sr_chunked_init(struct sr_chunked *c, size_t elem_size, unsigned chunk_bits)
     memset(c, 0, sizeof *c);
     c->elem_size = elem_size;
     c->chunk_bits = chunk_bits;
-    c->chunks = calloc(SR_CHUNKED_MAX_CHUNKS, sizeof *c->chunks);
-    return c->chunks ? 0 : SR_ENOMEM;
+    return 0; /* the chunk table comes with the first chunk */
 }
 
 void sr_chunked_free(struct sr_chunked *c)
 {
-    if (!c || !c->chunks)
+    if (!c)
         return;
     size_t align;
     size_t bytes = chunk_bytes(c, &align);
@@ -72,8 +71,29 @@ void sr_chunked_free(struct sr_chunked *c)
             free(c->chunks[i]);
     }
     free(c->chunks);
+    for (size_t i = 0; i < c->n_retired; i++)
+        free(c->retired[i]);
     c->chunks = NULL;
-    c->n_chunks = 0;
+    c->n_chunks = c->cap_chunks = c->n_retired = 0;
+}
+
+/* Room for one more chunk pointer: a table twice the size, the old one
+ * retired (not freed: see struct sr_chunked). */
+static int grow_table(struct sr_chunked *c)
+{
+    size_t cap = c->cap_chunks ? 2 * c->cap_chunks : 8;
+    if (cap > SR_CHUNKED_MAX_CHUNKS || (c->chunks && c->n_retired == SR_CHUNKED_RETIRED))
+        return SR_EFULL;
+    void **t = calloc(cap, sizeof *t);
+    if (!t)
+        return SR_ENOMEM;
+    if (c->chunks) {
+        memcpy(t, c->chunks, c->n_chunks * sizeof *t);
+        c->retired[c->n_retired++] = c->chunks;
+    }
+    c->chunks = t;
+    c->cap_chunks = cap;
+    return 0;
 }
 
 int sr_chunked_reserve(struct sr_chunked *c, size_t n)
@@ -81,6 +101,9 @@ int sr_chunked_reserve(struct sr_chunked *c, size_t n)
     while (sr_chunked_capacity(c) < n) {
         if (c->n_chunks >= SR_CHUNKED_MAX_CHUNKS)
             return SR_EFULL;
+        int rc;
+        if (c->n_chunks == c->cap_chunks && (rc = grow_table(c)) != 0)
+            return rc;
         /* Cache-line aligned, so that rows whose size is a multiple of 64
          * bytes never straddle an extra line (calloc gives 16). Chunks of
          * 2 MiB or more are aligned to 2 MiB and offered to transparent huge

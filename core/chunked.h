@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define SR_CHUNKED_MAX_CHUNKS 65536
+#define SR_CHUNKED_RETIRED    16         /* chunk tables outgrown (kept: see struct sr_chunked) */
 #define SR_CHUNKED_ALIGN      64         /* every chunk starts on a cache line */
 #define SR_CHUNKED_HUGE       (1u << 21) /* chunks this big use transparent huge pages */
 
@@ -19,7 +20,14 @@ struct sr_chunked {
     size_t elem_size;    /* bytes per element */
     unsigned chunk_bits; /* elements per chunk = 1 << chunk_bits */
     size_t n_chunks;     /* chunks allocated */
-    void **chunks;       /* [SR_CHUNKED_MAX_CHUNKS], allocated once */
+    void **chunks;       /* [cap_chunks] chunk table, owned; doubles as it fills */
+    size_t cap_chunks;
+    /* Outgrown tables stay allocated (and valid) until sr_chunked_free, so
+     * a reader on another thread holding an old table pointer never reads
+     * freed memory; doubling from 8 to SR_CHUNKED_MAX_CHUNKS retires at
+     * most 13, less than half the final table's bytes. */
+    void **retired[SR_CHUNKED_RETIRED];
+    size_t n_retired;
 };
 
 /** Initializes an empty array; returns 0 or SR_ENOMEM. Chunks are zeroed and
