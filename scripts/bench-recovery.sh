@@ -4,9 +4,9 @@
 # applied by its successor, with a large state (bench/recovery.json; keys
 # are an interface: add, never rename).
 #
-#   1. `streamrec gen` writes SR_RECOVERY_EVENTS events (default 3M) over
-#      SR_RECOVERY_USERS users (default 1M, uniform activity, so nearly
-#      all appear) and 100k items; `streamrec
+#   1. `streamrec gen` writes SR_RECOVERY_EVENTS events (default 9M) over
+#      SR_RECOVERY_USERS users (default 1M, uniform activity; sessions of
+#      about eight events, so about 0.9M of them appear) and 100k items; `streamrec
 #      replay --checkpoint-every` learns them and leaves one checkpoint.
 #   2. A dev broker (one partition) and a throwaway redis-server; the
 #      daemon starts from that checkpoint (restore time from its log) while
@@ -20,7 +20,7 @@
 set -u
 BIN=${SR_BIN:-build/streamrec}
 OUT=${1:-bench/recovery.json}
-EVENTS=${SR_RECOVERY_EVENTS:-3000000}
+EVENTS=${SR_RECOVERY_EVENTS:-9000000}
 USERS=${SR_RECOVERY_USERS:-1000000}
 T=$(mktemp -d)
 BPID=""
