@@ -5,7 +5,8 @@
 # `streamrec produce` streams the Taobao sample from ../shared/data (or a
 # `streamrec gen` stream when it is not there); then throughput, freshness
 # and online accuracy from the metrics topic, a few users' recommendations
-# (`streamrec recs`), one metrics record, and everything it started is
+# (`streamrec recs`), one metrics record, the checkpoint the daemon wrote at
+# shutdown (`streamrec checkpoint inspect`), and everything it started is
 # stopped (also on Ctrl-C). Under 2 minutes.
 #
 #   DEMO_RATE=N    produce at most N events/s (default 50000; 0 = unlimited)
@@ -102,8 +103,9 @@ group.id = streamrec-demo
 ; the daemon may join after the first events: read the topic from its start
 auto.offset.reset = earliest
 EOF
-# A short metrics interval, so a demo of a few seconds has several records.
-printf '[metrics]\ninterval = 2s\n' >>"$INI"
+# A short metrics interval, so a demo of a few seconds has several records;
+# checkpoints of the whole state in the demo's own directory.
+printf '[metrics]\ninterval = 2s\n[state]\ndir = %s\ncheckpoint_interval_s = 5\n' "$T/state" >>"$INI"
 "$BIN" config --check -c "$INI" >/dev/null || die "the generated configuration is invalid"
 
 # ---- the input -----------------------------------------------------------
@@ -246,4 +248,8 @@ if [ -s "$T/metrics.jsonl" ]; then
 else
     echo "   (none)"
 fi
+
+echo
+echo "== the checkpoint written at shutdown (streamrec checkpoint inspect)"
+"$BIN" checkpoint inspect "$T/state" 2>&1 | head -n 9 || true
 [ "$rc" -eq 0 ] || exit "$rc"
