@@ -139,7 +139,10 @@ jq -n --argjson users "$(jq .users "$T/ckpt.json")" --argjson items "$(jq .items
         recovery_ms: $recovery, recovery_restore_ms: $restore1,
         recovery_group_and_fetch_ms: ($recovery - $restore1),
         session_timeout_ms: 3000,
-        daemon_checkpoint_pause_ms: $pause, daemon_checkpoint_write_ms: $write
+        daemon_checkpoint_pause_ms: $pause, daemon_checkpoint_write_ms: $write,
+        restore_mb_per_s: (if $restore1 > 0 then $bytes / 1048576 / ($restore1 / 1000) else 0 end),
+        daemon_checkpoint_write_mb_per_s:
+            (if $write > 0 then $bytes / 1048576 / ($write / 1000) else 0 end)
     }' >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 printf 'recovery_ms %s (kill -9 -> first event applied; checkpoint restore %s ms of it, %s users, %s MB)\n' \
     "$recovery" "$restore1" "$(jq .users "$T/ckpt.json")" "$(($(jq .bytes "$T/ckpt.json") / 1048576))"
