@@ -224,6 +224,7 @@ static int parse_window_names(struct daemon *d)
 /* ---- checkpoints ------------------------------------------------------- */
 
 static int learn_pending(struct daemon *d);
+static void fill_snapshot(struct daemon *d, bool running, size_t n_cat);
 
 static struct state_parts parts_of(struct daemon *d)
 {
@@ -507,6 +508,9 @@ struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errl
     if (cfg->state.dir[0] && restore(d, errbuf, errlen) != 0)
         goto err;
     d->restore_ms = (sr_mono_s() - d->created_s) * 1000.0;
+    /* Counters restored from a checkpoint are the baseline of the first
+     * metrics interval, not events of it. */
+    fill_snapshot(d, false, 0);
     d->snap.started_ms = d->started_ms;
     snprintf(d->snap.version, sizeof d->snap.version, "%s", d->version);
     return d;
