@@ -221,6 +221,46 @@ static int parse_window_names(struct daemon *d)
     return d->n_win == feat_pop_n_windows(d->feat) ? 0 : SR_ECONFIG;
 }
 
+/* ---- the stateful parts -------------------------------------------------- */
+
+/* Feature stage, model, evaluation (run.eval_sample > 0) and serving
+ * history, fresh from cfg. 0, or an sr_err with errbuf filled. */
+static int parts_new(struct daemon *d, char *errbuf, size_t errlen)
+{
+    const struct sr_config *cfg = &d->cfg;
+    int64_t pop_ms;
+    if (!(d->feat = feat_new(&cfg->features, errbuf, errlen)) ||
+        !(d->mf = mf_new(&cfg->learner, errbuf, errlen)))
+        return SR_ECONFIG;
+    if (sr_parse_duration_ms(cfg->eval.pop_window, &pop_ms) != 0 ||
+        feat_pop_find(d->feat, pop_ms) < 0 || parse_window_names(d) != 0)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG, "eval.pop_window '%s' is not one of %s",
+                         cfg->eval.pop_window, cfg->features.pop_windows);
+    d->pop_w = (size_t)feat_pop_find(d->feat, pop_ms);
+    if (cfg->run.eval_sample > 0) {
+        struct sr_eval_cfg ecfg = cfg->eval;
+        ecfg.sample = cfg->run.eval_sample;
+        ecfg.warmup = 0;
+        if (!(d->eval = eval_new(&ecfg, &cfg->serve, 0, d->pop_w, errbuf, errlen)))
+            return SR_ENOMEM;
+    }
+    if (!(d->srv = srv_new(cfg, d->mf, d->pop_w, errbuf, errlen)))
+        return SR_ENOMEM;
+    return 0;
+}
+
+static void parts_free(struct daemon *d)
+{
+    srv_free(d->srv);
+    eval_free(d->eval);
+    mf_free(d->mf);
+    feat_free(d->feat);
+    d->srv = NULL;
+    d->eval = NULL;
+    d->mf = NULL;
+    d->feat = NULL;
+}
+
 /* ---- checkpoints ------------------------------------------------------- */
 
 static int learn_pending(struct daemon *d);
@@ -266,16 +306,29 @@ static int restore(struct daemon *d, char *errbuf, size_t errlen)
         return SR_EIO;
     d->next_ckpt = sr_mono_s() + (double)d->cfg.state.checkpoint_interval_s;
     char path[STATE_PATH_MAX];
-    struct ck_file *f = state_open_newest(d->cfg.state.dir, path, sizeof path);
-    if (!f) {
-        SR_INFO(SR_MOD_APP, "no checkpoint in %s: a fresh model, partitions from auto.offset.reset",
-                d->cfg.state.dir);
-        return ks_exact(d->ks, NULL, 0);
+    size_t pos = 0;
+    struct ck_file *f;
+    int rc;
+    for (;;) {
+        if (!(f = state_open_from(d->cfg.state.dir, &pos, path, sizeof path))) {
+            SR_INFO(SR_MOD_APP,
+                    "no valid checkpoint in %s: a fresh model, partitions from auto.offset.reset",
+                    d->cfg.state.dir);
+            return ks_exact(d->ks, NULL, 0);
+        }
+        struct state_parts p = parts_of(d);
+        if ((rc = state_load(f, &d->cfg, &p, errbuf, errlen)) != SR_ECORRUPT)
+            break;
+        /* Checksums passed but the content does not hold: the parts took
+         * part of it; start them afresh and try the next older file. */
+        SR_WARN(SR_MOD_APP, "checkpoint skipped: %s: %s", path, errbuf);
+        ck_close(f);
+        parts_free(d);
+        if ((rc = parts_new(d, errbuf, errlen)) != 0)
+            return rc;
     }
-    struct state_parts p = parts_of(d);
     struct ks_offset *offs = NULL;
     size_t n_offs = 0, meta_len = 0;
-    int rc = state_load(f, &d->cfg, &p, errbuf, errlen);
     if (rc == 0 && (rc = state_offsets(f, &offs, &n_offs)) != 0)
         sr_seterr(errbuf, errlen, rc, "%s: offsets section: %s", path, sr_strerror(rc));
     const char *meta = rc == 0 ? state_meta(f, &meta_len) : NULL;
@@ -467,29 +520,10 @@ struct daemon *daemon_new(const struct sr_config *cfg, char *errbuf, size_t errl
     /* One BLAS thread: the learner thread owns the model; the other core
      * serves librdkafka and the publisher. */
     kn_set_threads(1);
-    int64_t pop_ms;
     size_t k = (size_t)cfg->serve.top_k;
     if (!(d->fr = fr_new(&cfg->ingest, errbuf, errlen)))
         goto err;
-    if (!(d->feat = feat_new(&cfg->features, errbuf, errlen)))
-        goto err;
-    if (!(d->mf = mf_new(&cfg->learner, errbuf, errlen)))
-        goto err;
-    if (sr_parse_duration_ms(cfg->eval.pop_window, &pop_ms) != 0 ||
-        feat_pop_find(d->feat, pop_ms) < 0 || parse_window_names(d) != 0) {
-        sr_seterr(errbuf, errlen, SR_ECONFIG, "eval.pop_window '%s' is not one of %s",
-                  cfg->eval.pop_window, cfg->features.pop_windows);
-        goto err;
-    }
-    d->pop_w = (size_t)feat_pop_find(d->feat, pop_ms);
-    if (cfg->run.eval_sample > 0) {
-        struct sr_eval_cfg ecfg = cfg->eval;
-        ecfg.sample = cfg->run.eval_sample;
-        ecfg.warmup = 0;
-        if (!(d->eval = eval_new(&ecfg, &cfg->serve, 0, d->pop_w, errbuf, errlen)))
-            goto err;
-    }
-    if (!(d->srv = srv_new(cfg, d->mf, d->pop_w, errbuf, errlen)))
+    if (parts_new(d, errbuf, errlen) != 0)
         goto err;
     d->batch = calloc((size_t)cfg->publish.batch, sizeof *d->batch);
     d->top = calloc(k, sizeof *d->top);
@@ -527,11 +561,8 @@ void daemon_free(struct daemon *d)
     state_writer_free(d->sw);
     ks_free(d->ks);
     pub_free(d->pub);
-    eval_free(d->eval);
-    mf_free(d->mf);
-    feat_free(d->feat);
+    parts_free(d);
     fr_free(d->fr);
-    srv_free(d->srv);
     free(d->dirty_since);
     dirty_free(&d->users_new);
     dirty_free(&d->users);

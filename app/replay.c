@@ -53,6 +53,41 @@ static int forget_user(struct run *r, uint32_t user)
     return rc;
 }
 
+/* The run's stateful parts, fresh: feature stage, model, serving history
+ * (with_srv), evaluation (eval.enabled; total: admitted events, for the
+ * warm-up). 0, or an sr_err with errbuf filled. */
+static int parts_new(struct run *r, const struct sr_config *cfg, bool with_srv, uint64_t total,
+                     char *errbuf, size_t errlen)
+{
+    int64_t pop_ms;
+    if (!(r->feat = feat_new(&cfg->features, errbuf, errlen)) ||
+        !(r->mf = mf_new(&cfg->learner, errbuf, errlen)))
+        return SR_ECONFIG;
+    if (sr_parse_duration_ms(cfg->eval.pop_window, &pop_ms) != 0 ||
+        feat_pop_find(r->feat, pop_ms) < 0)
+        return sr_seterr(errbuf, errlen, SR_ECONFIG, "eval.pop_window '%s' is not one of %s",
+                         cfg->eval.pop_window, cfg->features.pop_windows);
+    size_t pop_w = (size_t)feat_pop_find(r->feat, pop_ms);
+    if (with_srv && !(r->srv = srv_new(cfg, r->mf, pop_w, errbuf, errlen)))
+        return SR_ENOMEM;
+    if (cfg->eval.enabled &&
+        !(r->eval = eval_new(&cfg->eval, &cfg->serve, total, pop_w, errbuf, errlen)))
+        return SR_ENOMEM;
+    return 0;
+}
+
+static void parts_free(struct run *r)
+{
+    eval_free(r->eval);
+    srv_free(r->srv);
+    mf_free(r->mf);
+    feat_free(r->feat);
+    r->eval = NULL;
+    r->srv = NULL;
+    r->mf = NULL;
+    r->feat = NULL;
+}
+
 /* Creates state.dir when missing; *seq = the sequence number after its
  * newest checkpoint. */
 static int replay_state_dir(const struct sr_config *cfg, uint64_t *seq, char *errbuf, size_t errlen)
@@ -102,40 +137,51 @@ static int replay_checkpoint(struct run *r, const struct sr_config *cfg, uint64_
 
 /* --resume: loads the newest valid checkpoint into r; *records gets the
  * records it covers (0 and a note when there is none). */
-static int replay_resume(struct run *r, const struct sr_config *cfg, uint64_t *records,
-                         char *errbuf, size_t errlen)
+static int replay_resume(struct run *r, const struct sr_config *cfg, bool with_srv, uint64_t total,
+                         uint64_t *records, char *errbuf, size_t errlen)
 {
     char path[STATE_PATH_MAX];
-    struct ck_file *f = state_open_newest(cfg->state.dir, path, sizeof path);
+    size_t pos = 0;
     *records = 0;
-    if (!f) {
-        SR_INFO(SR_MOD_APP, "no checkpoint in %s: replaying from the start", cfg->state.dir);
-        return 0;
+    for (;;) {
+        struct ck_file *f = state_open_from(cfg->state.dir, &pos, path, sizeof path);
+        if (!f) {
+            SR_INFO(SR_MOD_APP, "no valid checkpoint in %s: replaying from the start",
+                    cfg->state.dir);
+            return 0;
+        }
+        struct state_parts p = {.feat = r->feat, .mf = r->mf, .srv = r->srv, .eval = r->eval};
+        int rc = state_load(f, cfg, &p, errbuf, errlen);
+        size_t len = 0;
+        const char *meta = rc == 0 ? state_meta(f, &len) : NULL;
+        json_t *m = meta ? json_loadb(meta, len, 0, NULL) : NULL;
+        json_t *rec = json_object_get(m, "records");
+        if (rc == 0 && !json_is_integer(rec))
+            rc = sr_seterr(errbuf, errlen, SR_ECORRUPT, "not a replay checkpoint (no records)");
+        else if (rc == 0)
+            *records = (uint64_t)json_integer_value(rec);
+        json_decref(m);
+        ck_close(f);
+        if (rc == 0) {
+            SR_INFO(SR_MOD_APP, "resuming from %s at record %llu", path,
+                    (unsigned long long)*records);
+            return 0;
+        }
+        if (rc != SR_ECORRUPT)
+            return rc; /* another shape (SR_ECONFIG), out of memory: not for an older one */
+        /* Checksums passed but the content does not hold: the parts took
+         * part of it; start them afresh and try the next older file. */
+        SR_WARN(SR_MOD_APP, "checkpoint skipped: %s: %s", path, errbuf);
+        *records = 0;
+        parts_free(r);
+        if ((rc = parts_new(r, cfg, with_srv, total, errbuf, errlen)) != 0)
+            return rc;
     }
-    struct state_parts p = {.feat = r->feat, .mf = r->mf, .srv = r->srv, .eval = r->eval};
-    int rc = state_load(f, cfg, &p, errbuf, errlen);
-    size_t len = 0;
-    const char *meta = rc == 0 ? state_meta(f, &len) : NULL;
-    json_t *m = meta ? json_loadb(meta, len, 0, NULL) : NULL;
-    json_t *rec = json_object_get(m, "records");
-    if (rc == 0 && !json_is_integer(rec))
-        rc = sr_seterr(errbuf, errlen, SR_ECORRUPT, "%s: not a replay checkpoint (no records)",
-                       path);
-    else if (rc == 0)
-        *records = (uint64_t)json_integer_value(rec);
-    if (rc == 0)
-        SR_INFO(SR_MOD_APP, "resuming from %s at record %llu", path, (unsigned long long)*records);
-    json_decref(m);
-    ck_close(f);
-    return rc;
 }
 
 static void run_free(struct run *r)
 {
-    eval_free(r->eval);
-    srv_free(r->srv);
-    mf_free(r->mf);
-    feat_free(r->feat);
+    parts_free(r);
     src_close(r->src);
 }
 
@@ -304,7 +350,6 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
     struct run r = {0};
     json_t *report = NULL;
     uint64_t total = 0;
-    int64_t pop_ms;
 
     /* One BLAS thread: the learner thread owns the model, and the figures
      * must not depend on the machine's core count. */
@@ -314,16 +359,6 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
         return NULL;
     if (!(r.src = src_open(o->paths, o->n_paths, cfg, errbuf, errlen)))
         goto err;
-    if (!(r.feat = feat_new(&cfg->features, errbuf, errlen)))
-        goto err;
-    if (!(r.mf = mf_new(&cfg->learner, errbuf, errlen)))
-        goto err;
-    if (sr_parse_duration_ms(cfg->eval.pop_window, &pop_ms) != 0 ||
-        feat_pop_find(r.feat, pop_ms) < 0) {
-        sr_seterr(errbuf, errlen, SR_ECONFIG, "eval.pop_window '%s' is not one of %s",
-                  cfg->eval.pop_window, cfg->features.pop_windows);
-        goto err;
-    }
     bool ckpt = o->checkpoint_every > 0 || o->resume;
     if (ckpt && !cfg->state.dir[0]) {
         sr_seterr(errbuf, errlen, SR_ECONFIG,
@@ -331,18 +366,14 @@ json_t *replay_run(const struct sr_config *cfg, const struct replay_opts *o, cha
         goto err;
     }
     /* Checkpoints carry the serving history, so a daemon can start from one. */
-    if ((o->dump_recs || ckpt) &&
-        !(r.srv = srv_new(cfg, r.mf, (size_t)feat_pop_find(r.feat, pop_ms), errbuf, errlen)))
-        goto err;
-    if (cfg->eval.enabled &&
-        !(r.eval = eval_new(&cfg->eval, &cfg->serve, total, (size_t)feat_pop_find(r.feat, pop_ms),
-                            errbuf, errlen)))
+    bool with_srv = o->dump_recs || ckpt;
+    if (parts_new(&r, cfg, with_srv, total, errbuf, errlen) != 0)
         goto err;
 
     uint64_t skip = 0, seq = 1;
     if (ckpt && replay_state_dir(cfg, &seq, errbuf, errlen) != 0)
         goto err;
-    if (o->resume && replay_resume(&r, cfg, &skip, errbuf, errlen) != 0)
+    if (o->resume && replay_resume(&r, cfg, with_srv, total, &skip, errbuf, errlen) != 0)
         goto err;
     double t0 = sr_mono_s();
     struct sr_raw_event raw;

@@ -75,12 +75,19 @@ nomem:
 
 struct ck_file *state_open_newest(const char *dir, char *path, size_t path_len)
 {
+    size_t pos = 0;
+    return state_open_from(dir, &pos, path, path_len);
+}
+
+struct ck_file *state_open_from(const char *dir, size_t *pos, char *path, size_t path_len)
+{
     char **names;
     size_t n;
     if (ck_list(dir, &names, &n) != 0)
         return NULL;
     struct ck_file *f = NULL;
-    for (size_t i = 0; i < n && !f; i++) {
+    for (size_t i = *pos; i < n && !f; i++) {
+        *pos = i + 1;
         char p[STATE_PATH_MAX], err[512];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         if (!(f = ck_open(p, err, sizeof err))) {

@@ -58,6 +58,11 @@ struct ck_writer *state_capture(const struct sr_config *cfg, const struct state_
  * path (optional) gets the file's path. */
 struct ck_file *state_open_newest(const char *dir, char *path, size_t path_len);
 
+/** The same, starting at position *pos of the newest-first list (0: the
+ * newest) and leaving *pos after the file returned, so that a caller whose
+ * load of it failed can go on to the next older one. */
+struct ck_file *state_open_from(const char *dir, size_t *pos, char *path, size_t path_len);
+
 /** Loads f into parts fresh from their constructors with cfg. Keys of
  * cfg that differ from the checkpoint's are logged; a difference the
  * state cannot take (learner.k, window lists, list sizes) is refused by

@@ -740,6 +740,63 @@ START_TEST(test_replay_resume_with_evictions)
 }
 END_TEST
 
+/* The newest checkpoint passes its checksums but one section's content does
+ * not hold (rewritten with valid checksums, feat_counts a value short):
+ * --resume warns, starts the parts afresh and resumes from the next older
+ * one, ending where a run that never stopped ends. */
+START_TEST(test_replay_resume_skips_invalid_content)
+{
+    char path[] = "/tmp/sr_memcaps_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    write_stream(path, 6000);
+    char tb[] = "/tmp/sr-memcaps-c-XXXXXX";
+    char *db = mkdtemp(tb);
+    ck_assert_ptr_nonnull(db);
+    json_t *full = replay(path, NULL, 0, false);
+    json_decref(replay(path, db, 4500, false)); /* checkpoints at 3000, 4000, 4500 kept */
+    char **names, err[512], p[600];
+    size_t n;
+    ck_assert_int_eq(ck_list(db, &names, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    snprintf(p, sizeof p, "%s/%s", db, names[0]);
+    struct ck_file *f = ck_open(p, err, sizeof err);
+    ck_assert_msg(f != NULL, "%s", err);
+    struct ck_writer *w = ck_writer_new();
+    for (size_t i = 0; i < ck_n_sections(f); i++) {
+        struct ck_section_info info;
+        struct ck_rd r;
+        ck_section_at(f, i, &info);
+        ck_assert_int_eq(ck_find(f, info.id, &r), 0);
+        size_t len = ck_rd_left(&r) - (info.id == CK_SEC_FEAT_COUNTS ? 4 : 0);
+        ck_put(ck_section(w, info.id, info.name), ck_take(&r, len), len);
+    }
+    ck_assert_int_eq(
+        ck_write_file(w, db, names[0], ck_model_version(f), ck_created_ms(f), err, sizeof err), 0);
+    ck_writer_free(w);
+    ck_close(f);
+    /* the damage is past the checksums: the file still opens */
+    f = ck_open(p, err, sizeof err);
+    ck_assert_msg(f != NULL, "%s", err);
+    ck_close(f);
+
+    json_t *resumed = replay(path, db, 0, true);
+    ck_assert_int_eq(json_integer_value(json_object_get(resumed, "resumed_at_record")), 4000);
+    ck_assert(json_equal(json_object_get(full, "exclude_seen"),
+                         json_object_get(resumed, "exclude_seen")));
+    ck_assert(json_equal(json_object_get(full, "caps"), json_object_get(resumed, "caps")));
+    ck_assert_int_eq(json_integer_value(json_object_get(resumed, "applied")),
+                     json_integer_value(json_object_get(full, "applied")));
+    ck_names_free(names, n);
+    ck_prune(db, 0);
+    rmdir(db);
+    json_decref(full);
+    json_decref(resumed);
+    unlink(path);
+}
+END_TEST
+
 Suite *memcaps_suite(void)
 {
     Suite *s = suite_create("memcaps");
@@ -756,6 +813,7 @@ Suite *memcaps_suite(void)
     tcase_add_test(tc, test_resume_with_evictions);
     tcase_add_test(tc, test_replay_deterministic_with_evictions);
     tcase_add_test(tc, test_replay_resume_with_evictions);
+    tcase_add_test(tc, test_replay_resume_skips_invalid_content);
     tcase_add_test(tc, test_replay_recycled_ids_start_clean);
     suite_add_tcase(s, tc);
     return s;
