@@ -191,12 +191,9 @@ static void remove_dir(char *dir)
     free(dir);
 }
 
-/* Saves f as dir/name and opens it again. */
-static struct ck_file *save_open(const struct feat *f, const char *dir, const char *name)
+/* Writes w (freed) as dir/name and opens the file again. */
+static struct ck_file *write_open(struct ck_writer *w, const char *dir, const char *name)
 {
-    struct ck_writer *w = ck_writer_new();
-    ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(feat_save(f, w), 0);
     char err[256] = "";
     ck_assert_msg(ck_write_file(w, dir, name, "test", 1, err, sizeof err) == 0, "%s", err);
     ck_writer_free(w);
@@ -205,6 +202,15 @@ static struct ck_file *save_open(const struct feat *f, const char *dir, const ch
     struct ck_file *file = ck_open(path, err, sizeof err);
     ck_assert_msg(file != NULL, "ck_open: %s", err);
     return file;
+}
+
+/* Saves f as dir/name and opens it again. */
+static struct ck_file *save_open(const struct feat *f, const char *dir, const char *name)
+{
+    struct ck_writer *w = ck_writer_new();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(feat_save(f, w), 0);
+    return write_open(w, dir, name);
 }
 
 static struct feat *load(const struct sr_features_cfg *cfg, const struct ck_file *file)
@@ -517,14 +523,7 @@ static struct ck_file *tampered_at(const struct ck_file *file, uint32_t id, enum
             memcpy(b->data + at + 16, b->data + at, 16);
         }
     }
-    char err[256] = "";
-    ck_assert_msg(ck_write_file(w, dir, name, "test", 1, err, sizeof err) == 0, "%s", err);
-    ck_writer_free(w);
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct ck_file *f = ck_open(path, err, sizeof err);
-    ck_assert_msg(f != NULL, "%s", err);
-    return f;
+    return write_open(w, dir, name);
 }
 
 static struct ck_file *tampered(const struct ck_file *file, uint32_t id, enum tamper how,
